@@ -1,0 +1,23 @@
+//! trustwatch: keeps operations teams from installing vendor packages signed by keys
+//! nobody checked.
+//!
+//! Data flows one way: poll -> extract -> store -> verify -> notify.
+//!
+//! - [`config`]: the TOML configuration, validated once.
+//! - [`trust`]: fingerprints, anchors and their states, certificate import and inspection.
+//! - [`store`]: the sled-backed store of anchors, audit log and findings.
+//! - [`package`]: reading a vendor package (zip) as hostile input.
+//! - [`verify`]: signature, chain and manifest checks that give a verdict.
+//! - [`advisory`]: findings learnt from vendors' feeds and forums.
+//! - [`escalation`]: the escalation script for an unknown or pending key.
+//! - [`cli`]: the command line (printing and exit codes live there only).
+#![forbid(unsafe_code)]
+
+pub mod advisory;
+pub mod cli;
+pub mod config;
+pub mod escalation;
+pub mod package;
+pub mod store;
+pub mod trust;
+pub mod verify;
