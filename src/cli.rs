@@ -1,1 +1,179 @@
-//! The command line (CONTRACT §1). Printing and exit codes live here and nowhere else.
+//! The command line (CONTRACT §1). Printing and exit codes live here and nowhere else;
+//! `anyhow` is used only at this edge.
+
+mod escalate;
+mod store;
+mod trust;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+
+/// Exit codes of CONTRACT §1.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// `verify`: invalid; other commands: anything that is not a usage error.
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNKNOWN_SIGNER: u8 = 3;
+    pub const PENDING: u8 = 4;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustwatch",
+    version,
+    about = "Verify vendor packages against a locally approved trust store",
+    long_about = "Verify vendor packages against a locally approved trust store, and keep \
+                  that store honest: anchors learnt from vendors' advisories are never trusted \
+                  until a person approves them."
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "TRUSTWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store directory (default: store.path from the config, else ./data).
+    #[arg(long, global = true, env = "TRUSTWATCH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify a package against the local trust store.
+    Verify(verify::VerifyArgs),
+    /// Manage trust anchors.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
+    /// Print the escalation script for an unknown or pending signing key.
+    Escalate(escalate::EscalateArgs),
+    /// Back up and restore the store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+}
+
+/// Options every command that reads the store shares.
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The default config path of CONTRACT §1.
+const DEFAULT_CONFIG: &str = "config/trustwatch.toml";
+
+/// A failure with its exit code: usage and input errors exit 2, the rest 1.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: exit::USAGE,
+            error: error.into(),
+        }
+    }
+
+    pub fn other(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: exit::FAILURE,
+            error: error.into(),
+        }
+    }
+}
+
+/// What a command returns: an exit code, or a failure to report.
+pub type Outcome = Result<u8, Failure>;
+
+pub(crate) struct Context {
+    pub config: Config,
+    pub data_dir: PathBuf,
+}
+
+impl Context {
+    fn load(cli: &Cli) -> Result<Self, Failure> {
+        let config = match &cli.config {
+            Some(path) => Config::load(path).map_err(Failure::usage)?,
+            None => {
+                let default = PathBuf::from(DEFAULT_CONFIG);
+                if default.exists() {
+                    Config::load(&default).map_err(Failure::usage)?
+                } else {
+                    Config::default()
+                }
+            }
+        };
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| config.store.path.clone());
+        Ok(Self { config, data_dir })
+    }
+
+    pub(crate) fn open_store(&self) -> Result<crate::store::Store, Failure> {
+        crate::store::Store::open(
+            &self.data_dir,
+            crate::store::StoreOptions {
+                cache_bytes: self.config.store.cache,
+            },
+        )
+        .map_err(Failure::other)
+    }
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let outcome = Context::load(&cli).and_then(|ctx| match cli.command {
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Trust(cmd) => trust::run(&ctx, cmd),
+        Command::Escalate(args) => escalate::run(&ctx, &args),
+        Command::Store(cmd) => store::run(&ctx, cmd),
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Write to stdout; a closed pipe (`trustwatch ... | head`) is not an error.
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::other(anyhow::anyhow!("cannot write output: {e}"))),
+    }
+}
+
+/// The person behind a CLI change, for the audit log.
+pub(crate) fn local_actor() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .map_or_else(|| "cli".to_owned(), |u| format!("cli:{u}"))
+}

