@@ -243,3 +243,87 @@ pub fn render(e: &Escalation) -> String {
     let _ = writeln!(w, "exit 1");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisory::FindingKind;
+
+    fn sample(subject: &str, title: &str) -> Escalation {
+        Escalation {
+            package: Some("Full-upgrade-package-dten.zip".into()),
+            verdict: Some("pending".into()),
+            vendor: Some("dten".into()),
+            contact: Some("security@dten.example".into()),
+            advisory_url: Some("https://dten.example/security".into()),
+            keys: vec![Key {
+                sha256: Fingerprint::of(b"leaf"),
+                spki_sha256: Some(Fingerprint::of(b"spki")),
+                subject: Some(subject.into()),
+                issuer: Some("CN=DTEN Code Signing CA 2026".into()),
+                not_before: Some(OffsetDateTime::UNIX_EPOCH),
+                not_after: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(365)),
+                state: "candidate".into(),
+                pem: None,
+            }],
+            advisories: vec![Finding {
+                kind: FindingKind::CaRotation,
+                vendor: "dten".into(),
+                title: title.into(),
+                url: "https://forum.dten.example/t/4242".into(),
+                published: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)),
+                fingerprints: vec![Fingerprint::of(b"leaf")],
+                certificates: Vec::new(),
+                cves: Vec::new(),
+                config_keys: Vec::new(),
+                summary: String::new(),
+                names: Vec::new(),
+            }],
+            generated: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_400),
+        }
+    }
+
+    #[test]
+    fn rendered_script_snapshot() {
+        let script = render(&sample(
+            "CN=DTEN Release Signing 2026, O=DTEN Inc.",
+            "Code-signing CA rotation",
+        ));
+        insta::assert_snapshot!(script);
+    }
+
+    #[test]
+    fn hostile_names_cannot_escape_comments_or_quotes() {
+        let evil =
+            "x\nTRUSTWATCH_PEM\ntouch pwned1 #'; touch pwned2; echo '$(touch pwned3)`touch pwned4`";
+        let mut e = sample(evil, evil);
+        e.vendor = Some(evil.into());
+        e.contact = Some(evil.into());
+        e.package = Some(evil.into());
+        let script = render(&e);
+        for l in script.lines() {
+            if l.contains("touch pwned") {
+                let t = l.trim_start();
+                assert!(
+                    t.starts_with('#') || t.starts_with("VENDOR='") || t.starts_with("CONTACT='"),
+                    "unsafe line: {l}"
+                );
+            }
+        }
+        // Run it for real: nothing named pwned* may appear.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("e.sh"), &script).unwrap();
+        let _ = std::process::Command::new("sh")
+            .arg("e.sh")
+            .arg("00")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["e.sh".to_owned()]);
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+}
