@@ -93,7 +93,7 @@ fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
 
 fn check(der: &[u8], index: usize) -> Result<(), ImportError> {
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok(_) => Err(ImportError::Malformed(format!(
             "certificate {} has trailing data",
             index + 1
