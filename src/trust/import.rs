@@ -64,7 +64,7 @@ fn looks_like_pem(data: &[u8]) -> bool {
 }
 
 /// Split PEM text into (label, DER) blocks; text between blocks is ignored.
-fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
+pub(crate) fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
     let mut blocks = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {

@@ -1,5 +1,4 @@
 //! Path-building tests with certificates made by rcgen at test time.
-#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
