@@ -156,6 +156,33 @@ fn run_webpki(
     })
 }
 
+/// webpki treats a trust anchor as a name and a key and never looks at its validity
+/// dates; CONTRACT §2 wants every certificate valid at the verification time, so an
+/// anchor whose certificate has expired (or is not yet valid) is refused here.
+fn anchor_validity(anchor_der: &CertificateDer<'static>, at: UnixTime) -> Result<(), ChainError> {
+    let Ok(info) = cert::inspect(anchor_der) else {
+        return Ok(()); // webpki already accepted it as an anchor; nothing to date
+    };
+    let at = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+    let rfc3339 = |t: OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| t.to_string())
+    };
+    if info.not_after.unix_timestamp() < at {
+        return Err(ChainError::Expired {
+            subject: info.subject,
+            not_after: rfc3339(info.not_after),
+        });
+    }
+    if info.not_before.unix_timestamp() > at {
+        return Err(ChainError::NotYetValid {
+            subject: info.subject,
+            not_before: rfc3339(info.not_before),
+        });
+    }
+    Ok(())
+}
+
 /// Validate a path from `leaf` to any of `anchors_der` (the limbo harness and the
 /// package's own-chain check use this directly).
 pub fn validate_path(
@@ -165,15 +192,22 @@ pub fn validate_path(
     at: UnixTime,
     eku: EkuPolicy,
 ) -> Result<(), ChainError> {
-    let anchors: Vec<TrustAnchor<'_>> = anchors_der
+    let usable: Vec<&CertificateDer<'static>> = anchors_der
+        .iter()
+        .filter(|d| webpki::anchor_from_trusted_cert(d).is_ok())
+        .collect();
+    let anchors: Vec<TrustAnchor<'_>> = usable
         .iter()
         .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok())
         .collect();
     let mut all = vec![leaf.clone()];
     all.extend(intermediates.iter().cloned());
-    run_webpki(leaf, intermediates, &anchors, at, eku, &|_| Ok(()))
-        .map(|_| ())
-        .map_err(|e| map_error(&e, &all))
+    let found = run_webpki(leaf, intermediates, &anchors, at, eku, &|_| Ok(()))
+        .map_err(|e| map_error(&e, &all))?;
+    match usable.get(found.anchor_index) {
+        Some(der) => anchor_validity(der, at),
+        None => Ok(()),
+    }
 }
 
 fn fmt_unix(t: UnixTime) -> String {
@@ -385,13 +419,17 @@ pub fn build_chain(input: &ChainInput<'_>) -> ChainOutcome {
         match run_webpki(leaf, &pool, &anchors, input.at, eku, &reject) {
             Ok(found) => {
                 let (anchor_fp, anchor_der) = set.owners[index[found.anchor_index]].clone();
+                let validity = anchor_validity(&anchor_der, input.at);
                 let mut path = leaf_only();
                 path.extend(found.intermediates);
                 path.push(anchor_der);
-                return ChainOutcome::Reached {
-                    state,
-                    anchor: anchor_fp,
-                    path,
+                return match validity {
+                    Ok(()) => ChainOutcome::Reached {
+                        state,
+                        anchor: anchor_fp,
+                        path,
+                    },
+                    Err(error) => ChainOutcome::Invalid { error, path },
                 };
             }
             Err(e) => {
