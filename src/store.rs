@@ -1,15 +1,34 @@
-//! The local store: anchors, the append-only audit log, findings, and metadata, in sled.
+//! The local store: anchors, the append-only audit log, findings and metadata, in sled.
 //!
-//! Only this module (and its children) may name sled. The API is narrow and typed so
-//! another embedded engine could replace it, and so a running `run` can later serve the
-//! same calls to other commands over a control socket.
+//! Only this module (and its children) names sled. The API is narrow and typed (no sled
+//! type leaks out) so that another embedded engine (redb) could replace it, and so that a
+//! running `trustwatch run` can later serve the same calls to other commands over a
+//! control socket.
 //!
-//! OWNER: helper "store" (replace this stub). See the interface below.
+//! Guards for sled 0.34 (beta software, see LIBRARIES.md §2): a small page cache; a
+//! schema version checked on open; every value in a versioned JSON envelope; anchor and
+//! audit changes written in one transaction and flushed before the call returns (the
+//! caller's side effects depend on them); logical JSON backups through a temp file and a
+//! rename, never sled's own `export` (which panics on I/O errors).
 
-use std::path::Path;
+mod backup;
+mod codec;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
+
+pub use backup::Export;
+
+/// The schema this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_AUDIT_SEQ: &[u8] = b"audit_seq";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -51,39 +70,112 @@ impl Default for StoreOptions {
     }
 }
 
-/// Everything in the store, for `store export` / `store import`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Export {
-    pub format: String,
-    pub schema_version: u32,
-    pub anchors: Vec<Anchor>,
-    pub audit: Vec<AuditEntry>,
-    pub findings: Vec<Finding>,
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    anchors: sled::Tree,
+    audit: sled::Tree,
+    findings: sled::Tree,
+    meta: sled::Tree,
 }
 
-pub struct Store {
-    _private: (),
+fn io(op: &'static str) -> impl Fn(sled::Error) -> Error {
+    move |e| Error::Io {
+        op,
+        reason: e.to_string(),
+    }
 }
 
 impl Store {
     /// Open (creating if needed) the store in `dir`; checks the schema version.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
-        let _ = options;
-        Err(Error::Open {
-            path: dir.display().to_string(),
-            reason: "not implemented yet".into(),
-        })
+        let path = dir.display().to_string();
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    Error::Locked { path: path.clone() }
+                }
+                _ => Error::Open {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                },
+            })?;
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|e| Error::Open {
+                path: path.clone(),
+                reason: e.to_string(),
+            })
+        };
+        let store = Self {
+            anchors: tree("anchors")?,
+            audit: tree("audit")?,
+            findings: tree("findings")?,
+            meta: tree("meta")?,
+            db,
+            path: dir.to_path_buf(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), Error> {
+        match self
+            .meta
+            .get(META_SCHEMA)
+            .map_err(io("read schema version"))?
+        {
+            None => {
+                self.meta
+                    .insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(io("write schema version"))?;
+                self.flush()
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| Error::Corrupt {
+                        tree: "meta",
+                        reason: "schema_version is not 4 bytes".into(),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(Error::NewerSchema {
+                        path: self.path.display().to_string(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Older schemas would be migrated here; version 1 is the first.
+                Ok(())
+            }
+        }
     }
 
     pub fn anchor(&self, sha256: &Fingerprint) -> Result<Option<Anchor>, Error> {
-        let _ = sha256;
-        Ok(None)
+        self.anchors
+            .get(sha256.as_bytes())
+            .map_err(io("read anchor"))?
+            .map(|v| codec::decode("anchors", &v))
+            .transpose()
     }
 
     /// Anchors sorted by vendor then fingerprint, optionally for one vendor.
     pub fn anchors(&self, vendor: Option<&str>) -> Result<Vec<Anchor>, Error> {
-        let _ = vendor;
-        Ok(Vec::new())
+        let mut out: Vec<Anchor> = Vec::new();
+        for item in &self.anchors {
+            let (_, v) = item.map_err(io("list anchors"))?;
+            let a: Anchor = codec::decode("anchors", &v)?;
+            if vendor.is_none_or(|want| a.vendor == want) {
+                out.push(a);
+            }
+        }
+        out.sort_by(|a, b| a.vendor.cmp(&b.vendor).then(a.sha256.cmp(&b.sha256)));
+        Ok(out)
     }
 
     /// Write `new` and an audit entry in one transaction, only if the stored anchor is
@@ -94,58 +186,139 @@ impl Store {
         new: &Anchor,
         audit: &AuditDraft,
     ) -> Result<AuditEntry, Error> {
-        let _ = (expected, audit);
-        Err(Error::Conflict(new.sha256))
+        let key = *new.sha256.as_bytes();
+        let value = codec::encode(new)?;
+        let result =
+            (&self.anchors, &self.audit, &self.meta).transaction(|(anchors, log, meta)| {
+                let stored = anchors.get(key)?;
+                let stored: Option<Anchor> = match stored {
+                    Some(v) => Some(
+                        codec::decode("anchors", &v)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                    ),
+                    None => None,
+                };
+                if stored.as_ref() != expected {
+                    return Err(ConflictableTransactionError::Abort(Error::Conflict(
+                        new.sha256,
+                    )));
+                }
+                let seq = next_seq(meta.get(META_AUDIT_SEQ)?.as_deref());
+                let entry = AuditEntry {
+                    seq,
+                    at: audit.at,
+                    actor: audit.actor.clone(),
+                    action: audit.action,
+                    sha256: new.sha256,
+                    vendor: new.vendor.clone(),
+                    from_state: expected.map(|a| a.state),
+                    to_state: new.state,
+                    reason: audit.reason.clone(),
+                    source: audit.source.clone(),
+                };
+                let encoded = codec::encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+                anchors.insert(&key, value.as_slice())?;
+                log.insert(&seq.to_be_bytes(), encoded)?;
+                meta.insert(META_AUDIT_SEQ, &seq.to_be_bytes())?;
+                Ok(entry)
+            });
+        let entry = result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => io("write anchor and audit entry")(e),
+        })?;
+        self.flush()?;
+        Ok(entry)
     }
 
     /// The audit log in order.
     pub fn audit(&self) -> Result<Vec<AuditEntry>, Error> {
-        Ok(Vec::new())
+        self.audit
+            .iter()
+            .map(|item| {
+                let (_, v) = item.map_err(io("read audit log"))?;
+                codec::decode("audit", &v)
+            })
+            .collect()
     }
 
     pub fn trust_snapshot(&self) -> Result<TrustSnapshot, Error> {
-        Ok(TrustSnapshot::default())
+        Ok(TrustSnapshot {
+            anchors: self.anchors(None)?,
+        })
     }
 
-    /// Store a finding (keyed by vendor + url + title); returns true when it was new.
+    fn finding_key(f: &Finding) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [&f.vendor, &f.url, &f.title] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().into()
+    }
+
+    /// Store a finding (keyed by vendor + url + title). Returns true when it was new or
+    /// changed (an update), false when the identical finding was already stored.
     pub fn put_finding(&self, finding: &Finding) -> Result<bool, Error> {
-        let _ = finding;
-        Ok(false)
+        let key = Self::finding_key(finding);
+        let value = codec::encode(finding)?;
+        if let Some(old) = self.findings.get(key).map_err(io("read finding"))? {
+            let old: Finding = codec::decode("findings", &old)?;
+            if &old == finding {
+                return Ok(false);
+            }
+        }
+        self.findings
+            .insert(key, value)
+            .map_err(io("write finding"))?;
+        Ok(true)
     }
 
-    /// Stored findings that mention any of `fingerprints` or `names`, oldest first.
+    /// Stored findings that mention any of `fingerprints` or `names`, oldest first
+    /// (undated last). A linear scan: fine for thousands of findings; an index by
+    /// fingerprint comes with the watchers.
     pub fn findings_mentioning(
         &self,
         fingerprints: &[Fingerprint],
         names: &[String],
     ) -> Result<Vec<Finding>, Error> {
-        let _ = (fingerprints, names);
-        Ok(Vec::new())
+        let mut out = Vec::new();
+        for item in &self.findings {
+            let (_, v) = item.map_err(io("read findings"))?;
+            let f: Finding = codec::decode("findings", &v)?;
+            if f.mentions(fingerprints, names) {
+                out.push(f);
+            }
+        }
+        out.sort_by_key(|f| (f.published.is_none(), f.published));
+        Ok(out)
     }
 
-    pub fn export(&self) -> Result<Export, Error> {
-        Ok(Export {
-            format: "trustwatch-store".into(),
-            schema_version: 1,
-            anchors: Vec::new(),
-            audit: Vec::new(),
-            findings: Vec::new(),
-        })
-    }
-
-    /// Write the export as JSON to `path` via a temp file in the same folder + rename.
-    pub fn export_to(&self, path: &Path) -> Result<(), Error> {
-        let _ = path;
-        Ok(())
-    }
-
-    /// Restore an export into this (empty) store; refuses a non-empty store.
-    pub fn import(&self, export: &Export) -> Result<(), Error> {
-        let _ = export;
-        Ok(())
+    /// Every stored finding.
+    pub fn findings(&self) -> Result<Vec<Finding>, Error> {
+        self.findings
+            .iter()
+            .map(|item| {
+                let (_, v) = item.map_err(io("read findings"))?;
+                codec::decode("findings", &v)
+            })
+            .collect()
     }
 
     pub fn flush(&self) -> Result<(), Error> {
-        Ok(())
+        self.db.flush().map(|_| ()).map_err(io("flush"))
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, Error> {
+        self.db.size_on_disk().map_err(io("size on disk"))
     }
 }
+
+fn next_seq(current: Option<&[u8]>) -> u64 {
+    current
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map_or(1, |b| u64::from_be_bytes(b) + 1)
+}
+
+#[cfg(test)]
+mod tests;
