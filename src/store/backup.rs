@@ -90,7 +90,7 @@ impl Store {
         }
         let mut findings = Vec::new();
         for f in &export.findings {
-            findings.push((Store::finding_key(f), codec::encode(f)?));
+            findings.push((Self::finding_key(f), codec::encode(f)?));
         }
         let last_seq = export.audit.iter().map(|e| e.seq).max().unwrap_or(0);
         let result = (&self.anchors, &self.audit, &self.findings, &self.meta).transaction(
