@@ -2,8 +2,13 @@
 //! manifest, its detached signature and certificates, read in one streaming pass that
 //! hashes every entry against the manifest without extracting anything to disk.
 //!
-//! OWNER: helper "package" (replace this stub). See the interface below.
+//! Hostile-input rules (CONTRACT §3): entry names with `..`, absolute paths, drive
+//! letters or backslashes, encrypted entries, links, duplicate names, compression other
+//! than stored/deflate, and entries that inflate past `verify.max_entry` make the
+//! package invalid. Sizes are counted on the inflated bytes actually read, never taken
+//! from the headers (a zip bomb lies there).
 
+mod archive;
 pub mod insight;
 pub mod manifest;
 
@@ -91,6 +96,8 @@ pub enum PackageError {
     TooLargeInTotal(u64),
     #[error("entry {name:?} uses unsupported compression {method}")]
     UnsupportedCompression { name: String, method: String },
+    #[error("entry {0:?} is a symbolic link; packages must not contain links")]
+    Symlink(String),
     #[error("entry {0:?} appears more than once")]
     DuplicateEntry(String),
     #[error("no manifest.json or SHA256SUMS found at the root or in one top-level folder")]
@@ -101,18 +108,27 @@ pub enum PackageError {
 
 /// Read a zip package in one pass. Nothing is written to disk.
 pub fn read_zip(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageError> {
-    let _ = limits;
-    Err(PackageError::Io {
-        path: path.display().to_string(),
-        reason: "not implemented yet".into(),
-    })
+    archive::read(path, limits)
 }
 
-/// Read a small side file (a `--signature` or `--certs` file) with a size cap.
+/// Read a small side file (a `--signature` or `--certs` file) with a size cap enforced
+/// while reading.
 pub fn read_file_to_cap(path: &Path, cap: u64) -> Result<Vec<u8>, PackageError> {
-    let _ = cap;
-    std::fs::read(path).map_err(|e| PackageError::Io {
+    use std::io::Read;
+    let io = |e: std::io::Error| PackageError::Io {
         path: path.display().to_string(),
         reason: e.to_string(),
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(io)?;
+    if out.len() as u64 > cap {
+        return Err(PackageError::Io {
+            path: path.display().to_string(),
+            reason: format!("larger than {cap} bytes"),
+        });
+    }
+    Ok(out)
 }

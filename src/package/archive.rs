@@ -1,0 +1,278 @@
+//! One streaming pass over a zip archive: central-directory checks first, then the
+//! metadata files into memory (capped), then every other entry through SHA-256 in a
+//! fixed-size buffer. Nothing is extracted; memory does not grow with entry size.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use zip::CompressionMethod;
+
+use super::manifest::{self, normalise};
+use super::{
+    FileCheck, FileStatus, Limits, PackageError, SignatureFile, SignatureKind, ZipPackage,
+};
+use crate::trust::Fingerprint;
+
+/// Read buffer for hashing entries: large enough for SHA-256 to run at full speed.
+const CHUNK: usize = 256 << 10;
+
+struct Entry {
+    index: usize,
+    /// Path relative to the package root.
+    rel: String,
+    size: u64,
+}
+
+/// Hash one entry's inflated bytes, refusing more than `limit` of them. Returns the
+/// digest and the number of bytes read.
+pub(crate) fn hash_entry(
+    reader: &mut dyn Read,
+    limit: u64,
+    buf: &mut [u8],
+) -> Result<([u8; 32], u64), HashError> {
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HashError::Read(e.to_string())),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(HashError::TooLarge);
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((hasher.finalize().into(), total))
+}
+
+#[derive(Debug)]
+pub(crate) enum HashError {
+    TooLarge,
+    Read(String),
+}
+
+fn is_cert_file(rel: &str) -> bool {
+    if rel == "chain.pem" {
+        return true;
+    }
+    rel.strip_prefix("certs/").is_some_and(|rest| {
+        let lower = rest.to_ascii_lowercase();
+        !rest.is_empty()
+            && [".pem", ".crt", ".cer"]
+                .iter()
+                .any(|ext| lower.ends_with(ext))
+    })
+}
+
+pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageError> {
+    let file = File::open(path).map_err(|e| PackageError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut archive = zip::ZipArchive::new(BufReader::with_capacity(CHUNK, file))
+        .map_err(|e| PackageError::Malformed(e.to_string()))?;
+    if archive.len() > limits.max_entries {
+        return Err(PackageError::TooManyEntries(limits.max_entries));
+    }
+
+    // 1. The central directory, before any data is read.
+    let mut names: Vec<(usize, String, u64)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for index in 0..archive.len() {
+        let meta = archive
+            .by_index_data(index)
+            .map_err(|e| PackageError::Malformed(format!("entry {index}: {e}")))?;
+        let raw = String::from_utf8_lossy(meta.name_raw()).into_owned();
+        let name = normalise(&raw).ok_or_else(|| PackageError::UnsafeName(raw.clone()))?;
+        if meta.is_symlink() {
+            return Err(PackageError::Symlink(raw));
+        }
+        if meta.encrypted() {
+            return Err(PackageError::Encrypted(raw));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(PackageError::DuplicateEntry(raw));
+        }
+        if meta.is_dir() || raw.ends_with('/') {
+            continue;
+        }
+        match meta.compression() {
+            CompressionMethod::Stored | CompressionMethod::Deflated => {}
+            other => {
+                return Err(PackageError::UnsupportedCompression {
+                    name: raw,
+                    method: format!("{other:?}"),
+                })
+            }
+        }
+        if meta.size() > limits.max_entry {
+            return Err(PackageError::EntryTooLarge {
+                name: raw,
+                limit: limits.max_entry,
+            });
+        }
+        names.push((index, name, meta.size()));
+    }
+
+    // 2. The package root: the archive root, or one top-level folder holding it all.
+    let has = |n: &str| names.iter().any(|(_, name, _)| name == n);
+    let prefix = if has("manifest.json") || has("SHA256SUMS") {
+        String::new()
+    } else {
+        let tops: BTreeSet<&str> = names
+            .iter()
+            .map(|(_, n, _)| n.split_once('/').map_or("", |(top, _)| top))
+            .collect();
+        match tops.into_iter().collect::<Vec<_>>().as_slice() {
+            [top] if !top.is_empty() => format!("{top}/"),
+            _ => return Err(PackageError::NoManifest),
+        }
+    };
+    let entries: Vec<Entry> = names
+        .into_iter()
+        .map(|(index, name, size)| Entry {
+            index,
+            rel: name.strip_prefix(&prefix).unwrap_or(&name).to_owned(),
+            size,
+        })
+        .collect();
+    let find = |rel: &str| entries.iter().find(|e| e.rel == rel);
+    let manifest_path = if find("manifest.json").is_some() {
+        "manifest.json"
+    } else if find("SHA256SUMS").is_some() {
+        "SHA256SUMS"
+    } else {
+        return Err(PackageError::NoManifest);
+    };
+    let sig = [
+        (format!("{manifest_path}.p7s"), SignatureKind::Cms),
+        (format!("{manifest_path}.sig"), SignatureKind::Raw),
+    ]
+    .into_iter()
+    .find(|(p, _)| find(p).is_some());
+
+    // 3. Metadata into memory, capped.
+    let mut read_small = |e: &Entry| -> Result<Vec<u8>, PackageError> {
+        if e.size > limits.max_metadata {
+            return Err(PackageError::EntryTooLarge {
+                name: e.rel.clone(),
+                limit: limits.max_metadata,
+            });
+        }
+        let mut f = archive
+            .by_index(e.index)
+            .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
+        let mut out = Vec::new();
+        (&mut f)
+            .take(limits.max_metadata + 1)
+            .read_to_end(&mut out)
+            .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
+        if out.len() as u64 > limits.max_metadata {
+            return Err(PackageError::EntryTooLarge {
+                name: e.rel.clone(),
+                limit: limits.max_metadata,
+            });
+        }
+        Ok(out)
+    };
+    let mut metadata: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    let digest_of = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+    let manifest_entry = find(manifest_path).ok_or(PackageError::NoManifest)?;
+    let manifest_bytes = read_small(manifest_entry)?;
+    metadata.insert(manifest_path.to_owned(), digest_of(&manifest_bytes));
+    let parsed = if manifest_path == "manifest.json" {
+        manifest::parse_manifest_json(&manifest_bytes)
+    } else {
+        manifest::parse_sha256sums(&manifest_bytes)
+    }
+    .map_err(|reason| PackageError::BadManifest {
+        path: manifest_path.to_owned(),
+        reason,
+    })?;
+    let signature = match &sig {
+        Some((p, kind)) => {
+            let e = find(p).ok_or(PackageError::NoManifest)?;
+            let bytes = read_small(e)?;
+            metadata.insert(p.clone(), digest_of(&bytes));
+            Some(SignatureFile {
+                path: p.clone(),
+                kind: *kind,
+                bytes,
+            })
+        }
+        None => None,
+    };
+    let mut cert_files = Vec::new();
+    for e in entries.iter().filter(|e| is_cert_file(&e.rel)) {
+        let bytes = read_small(e)?;
+        metadata.insert(e.rel.clone(), digest_of(&bytes));
+        cert_files.push((e.rel.clone(), bytes));
+    }
+
+    // 4. Every other entry, hashed in one streaming pass.
+    let listed: BTreeMap<&str, &Fingerprint> = parsed
+        .entries
+        .iter()
+        .map(|m| (m.path.as_str(), &m.sha256))
+        .collect();
+    let mut files = Vec::new();
+    let mut present = BTreeSet::new();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; CHUNK];
+    for e in entries.iter().filter(|e| !metadata.contains_key(&e.rel)) {
+        let mut reader = archive
+            .by_index(e.index)
+            .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
+        let (digest, n) =
+            hash_entry(&mut reader, limits.max_entry, &mut buf).map_err(|err| match err {
+                HashError::TooLarge => PackageError::EntryTooLarge {
+                    name: e.rel.clone(),
+                    limit: limits.max_entry,
+                },
+                HashError::Read(reason) => PackageError::Malformed(format!("{}: {reason}", e.rel)),
+            })?;
+        total = total.saturating_add(n);
+        if total > limits.max_total {
+            return Err(PackageError::TooLargeInTotal(limits.max_total));
+        }
+        present.insert(e.rel.clone());
+        let status = match listed.get(e.rel.as_str()) {
+            Some(expected) if expected.as_bytes() == &digest => FileStatus::Ok,
+            Some(_) => FileStatus::Mismatch,
+            None => FileStatus::Unlisted,
+        };
+        files.push(FileCheck {
+            path: e.rel.clone(),
+            status,
+        });
+    }
+    for m in &parsed.entries {
+        if !present.contains(&m.path) {
+            // A listed metadata file (say, certs/chain.pem) was read into memory.
+            let status = match metadata.get(&m.path) {
+                Some(d) if d == m.sha256.as_bytes() => FileStatus::Ok,
+                Some(_) => FileStatus::Mismatch,
+                None => FileStatus::Missing,
+            };
+            files.push(FileCheck {
+                path: m.path.clone(),
+                status,
+            });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(ZipPackage {
+        manifest_path: manifest_path.to_owned(),
+        manifest_bytes,
+        manifest: parsed,
+        signature,
+        cert_files,
+        files,
+    })
+}
