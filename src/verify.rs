@@ -262,8 +262,8 @@ pub fn decide(
                     }
                 }
             }
-            ChainOutcome::NoAnchor => {
-                report.set_chain(std::slice::from_ref(leaf));
+            ChainOutcome::NoAnchor { path } => {
+                report.set_chain(&path);
                 report.reasons.push(
                     "no stored anchor is reached from the signer's certificate: the key is \
                      unknown; run `trustwatch escalate` on this package and confirm the \

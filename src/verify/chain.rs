@@ -80,8 +80,9 @@ pub enum ChainOutcome {
         path: Vec<CertificateDer<'static>>,
     },
     /// No stored anchor is reachable, and nothing else is wrong with the chain that
-    /// could be judged without an anchor.
-    NoAnchor,
+    /// could be judged without an anchor. `path` is the package's own chain as far as
+    /// issuer names link it (leaf first), for display and escalation only.
+    NoAnchor { path: Vec<CertificateDer<'static>> },
     /// The chain is refused (expired, not a CA, revoked anchor on the only path...).
     Invalid {
         error: ChainError,
@@ -492,12 +493,46 @@ fn judge_own_chain(
         .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok())
         .collect();
     match run_webpki(leaf, pool, &anchors, at, eku, &|_| Ok(())) {
-        Ok(_) | Err(webpki::Error::UnknownIssuer) => ChainOutcome::NoAnchor,
+        Ok(found) => {
+            let mut path = vec![leaf.clone()];
+            path.extend(found.intermediates);
+            path.extend(roots.get(found.anchor_index).cloned());
+            ChainOutcome::NoAnchor { path }
+        }
+        Err(webpki::Error::UnknownIssuer) => ChainOutcome::NoAnchor {
+            path: link_by_name(leaf, pool),
+        },
         Err(e) => ChainOutcome::Invalid {
             error: map_error(&e, everything),
             path: vec![leaf.clone()],
         },
     }
+}
+
+/// Follow issuer names from the leaf through `pool` (no signature checks: display
+/// only), stopping at a self-issued certificate, a loop, or after `MAX_POOL` steps.
+fn link_by_name(
+    leaf: &CertificateDer<'static>,
+    pool: &[CertificateDer<'static>],
+) -> Vec<CertificateDer<'static>> {
+    let infos: Vec<_> = pool.iter().map(|c| cert::inspect(c).ok()).collect();
+    let mut path = vec![leaf.clone()];
+    let Ok(mut current) = cert::inspect(leaf) else {
+        return path;
+    };
+    while !current.self_issued && path.len() <= MAX_POOL {
+        let next = infos.iter().zip(pool).find(|(i, c)| {
+            i.as_ref().is_some_and(|i| i.subject == current.issuer) && !path.contains(c)
+        });
+        match next {
+            Some((Some(info), der)) => {
+                path.push(der.clone());
+                current = info.clone();
+            }
+            _ => break,
+        }
+    }
+    path
 }
 
 #[cfg(test)]
