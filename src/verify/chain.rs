@@ -1,37 +1,68 @@
-//! Path building from the signer to a stored anchor (CONTRACT §2).
+//! Path building from the signer to a stored anchor (CONTRACT §2), with rustls-webpki.
 //!
-//! The decision is rustls-webpki's: it builds paths through the package's certificates
-//! (cross-signed ones included), with loop prevention and budgets, and checks validity
-//! at the given time, basicConstraints cA, pathLenConstraint, name constraints, unknown
-//! critical extensions and signature algorithms (no MD5, no SHA-1, RSA ≥ 2048). We chose
-//! it over hand-written validation because it is maintained, fuzzed and tested against
-//! x509-limbo; x509-parser does no path building at all.
+//! [`build_chain`] decides which stored anchor (if any) a signer's certificate reaches:
 //!
-//! Two policies webpki does not express are added here:
-//! - EKU: webpki checks the required EKU on *every* certificate of the path (EKU
-//!   chaining), so `KeyUsage::required(codeSigning)` would refuse intermediates without
-//!   an EKU extension. We pass `required_if_present(codeSigning)` to webpki and require
-//!   separately (x509-parser) that the leaf *has* an EKU extension naming codeSigning.
-//! - Anchor states: approved anchors are tried before candidates; a path that contains a
-//!   revoked certificate is refused in webpki's path callback, so webpki keeps looking
-//!   for a clean path; an anchor known by fingerprint alone becomes a webpki trust anchor
-//!   when a package certificate has that fingerprint.
+//! 1. The leaf must carry an EKU extension listing id-kp-codeSigning (checked here with
+//!    x509-parser); every other certificate on the path that has an EKU extension must
+//!    list it too (webpki `required_if_present`, so CAs without EKU pass).
+//! 2. A leaf that *is* an anchor (pinned: its SHA-256 equals a stored anchor's) is
+//!    judged directly: webpki cannot use an end-entity as its own anchor.
+//! 3. Otherwise webpki searches for a path to the **approved** anchors first, then to
+//!    the **candidate** anchors. A path through a certificate whose SHA-256 is a revoked
+//!    anchor's is rejected inside the search, so webpki keeps looking for another one
+//!    (e.g. through a cross-sign). Anchors known by fingerprint alone are reached when
+//!    the package carries a certificate with that fingerprint.
+//! 4. If no approved or candidate anchor is reached, a path to a **revoked** anchor (or
+//!    one that was only refused for a revoked certificate on it) makes the chain
+//!    `Invalid{Revoked}`; any specific webpki error (expired, not a CA, path length,
+//!    weak algorithm...) makes it `Invalid` with that reason.
+//! 5. Only when every search ended in "unknown issuer" is the package's own chain judged
+//!    without our anchors: its self-issued certificates stand in as anchors, and a
+//!    specific failure is still `Invalid`; otherwise the outcome is `NoAnchor`.
+//!
+//! A fingerprint that is revoked in any stored anchor is revoked here, even if another
+//! vendor's entry for the same certificate is approved: the caller narrows `anchors` to
+//! one vendor when that is wanted.
+//!
+//! Bounded work: at most [`MAX_POOL`] package certificates are considered, and webpki
+//! enforces its own budgets (signature checks, path-building calls, depth).
 
-use std::cell::Cell;
+mod path;
 
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use time::OffsetDateTime;
-use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, KeyUsage, VerifiedPath};
+use std::cell::RefCell;
+use std::collections::HashSet;
 
-use crate::trust::{cert, Anchor, AnchorState, Fingerprint};
+use rustls_pki_types::{CertificateDer, UnixTime};
 
-/// id-kp-codeSigning (1.3.6.1.5.5.7.3.3), DER content bytes as webpki wants them.
+use crate::trust::cert::inspect;
+use crate::trust::{Anchor, AnchorState, Fingerprint};
+
+/// id-kp-codeSigning (1.3.6.1.5.5.7.3.3), DER OID content bytes as webpki wants them.
 pub const CODE_SIGNING_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 
-/// Most certificates taken from one package for path building. A package needs a leaf,
-/// a few intermediates and perhaps cross-signatures; more only feeds an attacker's
-/// path-building blow-up (webpki's own budget stops it too, this keeps memory small).
+/// Most package certificates considered for path building. A vendor chain is a handful
+/// of certificates; 64 leaves room for cross-signs and bundles while keeping webpki's
+/// per-candidate work small. Extra certificates are ignored (in input order), never an
+/// error: they could only add paths, and webpki's budget bounds the search anyway.
 pub const MAX_POOL: usize = 64;
+
+/// Which extended key usage a path must allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EkuPolicy {
+    /// No EKU requirement (x509-limbo cases that request none).
+    Off,
+    /// The leaf must have an EKU extension listing this OID (DER content bytes), and
+    /// every other certificate with an EKU extension must list it too.
+    Require(&'static [u8]),
+    /// RFC 5280 §4.2.1.12 reading: any certificate on the path that has an EKU
+    /// extension must list this OID; a leaf without the extension passes.
+    IfPresent(&'static [u8]),
+}
+
+impl EkuPolicy {
+    /// CONTRACT §2: the signer must be a code-signing certificate.
+    pub const CODE_SIGNING: Self = Self::Require(CODE_SIGNING_OID);
+}
 
 /// Everything path building needs; no I/O, time comes in.
 pub struct ChainInput<'a> {
@@ -54,6 +85,8 @@ pub enum ChainError {
     NotYetValid { subject: String, not_before: String },
     #[error("the signer's extended key usage does not include code signing")]
     LeafNotForCodeSigning,
+    #[error("an issuer's extended key usage excludes code signing")]
+    IssuerEkuExcludesCodeSigning,
     #[error("an issuer in the chain is not a CA (basicConstraints)")]
     IssuerNotCa,
     #[error("the chain violates a path-length constraint")]
@@ -76,12 +109,14 @@ pub enum ChainOutcome {
     Reached {
         state: AnchorState,
         anchor: Fingerprint,
-        /// From the leaf towards the anchor; ends with the anchor's certificate.
+        /// From the leaf towards the anchor; ends with the anchor's certificate when
+        /// its DER is known (or the package certificate that matched a fingerprint-only
+        /// anchor).
         path: Vec<CertificateDer<'static>>,
     },
     /// No stored anchor is reachable, and nothing else is wrong with the chain that
     /// could be judged without an anchor. `path` is the package's own chain as far as
-    /// issuer names link it (leaf first), for display and escalation only.
+    /// issuer names link it (leaf first): for display and escalation, never for trust.
     NoAnchor { path: Vec<CertificateDer<'static>> },
     /// The chain is refused (expired, not a CA, revoked anchor on the only path...).
     Invalid {
@@ -91,448 +126,333 @@ pub enum ChainOutcome {
     },
 }
 
-/// Which EKU webpki enforces along the path.
-#[derive(Debug, Clone, Copy)]
-pub enum EkuPolicy {
-    /// `required_if_present(oid)` on every certificate (our code-signing policy uses
-    /// codeSigning; the limbo harness uses the case's EKU).
-    IfPresent(&'static [u8]),
-    /// No EKU requirement at all.
-    Off,
-}
-
-struct AnyEku;
-
-impl ExtendedKeyUsageValidator for AnyEku {
-    fn validate(&self, _iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
-        Ok(())
-    }
-}
-
-/// A successful webpki run: the intermediates used and which anchor (by index).
-struct Found {
-    intermediates: Vec<CertificateDer<'static>>,
-    anchor_index: usize,
-}
-
-/// One webpki run. `reject` may refuse a built path (webpki then tries others).
-fn run_webpki(
-    leaf: &CertificateDer<'static>,
-    intermediates: &[CertificateDer<'static>],
-    anchors: &[TrustAnchor<'_>],
-    at: UnixTime,
-    eku: EkuPolicy,
-    reject: &dyn Fn(&VerifiedPath<'_>) -> Result<(), webpki::Error>,
-) -> Result<Found, webpki::Error> {
-    let ee = EndEntityCert::try_from(leaf)?;
-    let algs = webpki::ALL_VERIFICATION_ALGS;
-    let path = match eku {
-        EkuPolicy::IfPresent(oid) => ee.verify_for_usage(
-            algs,
-            anchors,
-            intermediates,
-            at,
-            KeyUsage::required_if_present(oid),
-            None,
-            Some(reject),
-        ),
-        EkuPolicy::Off => {
-            ee.verify_for_usage(algs, anchors, intermediates, at, AnyEku, None, Some(reject))
-        }
-    }?;
-    let reached = path.anchor();
-    let anchor_index = anchors
-        .iter()
-        .position(|a| {
-            a.subject == reached.subject
-                && a.subject_public_key_info == reached.subject_public_key_info
-        })
-        .unwrap_or(0);
-    Ok(Found {
-        intermediates: path
-            .intermediate_certificates()
-            .map(|c| CertificateDer::from(c.der().to_vec()))
-            .collect(),
-        anchor_index,
-    })
-}
-
-/// webpki treats a trust anchor as a name and a key and never looks at its validity
-/// dates; CONTRACT §2 wants every certificate valid at the verification time, so an
-/// anchor whose certificate has expired (or is not yet valid) is refused here.
-fn anchor_validity(anchor_der: &CertificateDer<'static>, at: UnixTime) -> Result<(), ChainError> {
-    let Ok(info) = cert::inspect(anchor_der) else {
-        return Ok(()); // webpki already accepted it as an anchor; nothing to date
-    };
-    let at = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
-    let rfc3339 = |t: OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| t.to_string())
-    };
-    if info.not_after.unix_timestamp() < at {
-        return Err(ChainError::Expired {
-            subject: info.subject,
-            not_after: rfc3339(info.not_after),
-        });
-    }
-    if info.not_before.unix_timestamp() > at {
-        return Err(ChainError::NotYetValid {
-            subject: info.subject,
-            not_before: rfc3339(info.not_before),
-        });
-    }
-    Ok(())
-}
-
-/// Validate a path from `leaf` to any of `anchors_der` (the limbo harness and the
-/// package's own-chain check use this directly).
+/// The path-validation layer on its own: can `leaf` reach one of `anchors_der` through
+/// `intermediates` at `at` under `eku`? The same webpki search [`build_chain`] runs,
+/// without trust-store states; the x509-limbo harness uses it. Returns the path, leaf
+/// first, ending with the anchor's certificate. Pool certificates beyond [`MAX_POOL`]
+/// and unparseable ones are ignored; anchors webpki cannot read are skipped.
 pub fn validate_path(
-    leaf: &CertificateDer<'static>,
+    leaf: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'static>],
-    anchors_der: &[CertificateDer<'static>],
+    anchors_der: &[CertificateDer<'_>],
     at: UnixTime,
     eku: EkuPolicy,
-) -> Result<(), ChainError> {
-    let usable: Vec<&CertificateDer<'static>> = anchors_der
-        .iter()
-        .filter(|d| webpki::anchor_from_trusted_cert(d).is_ok())
-        .collect();
-    let anchors: Vec<TrustAnchor<'_>> = usable
-        .iter()
-        .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok())
-        .collect();
-    let mut all = vec![leaf.clone()];
-    all.extend(intermediates.iter().cloned());
-    let found = run_webpki(leaf, intermediates, &anchors, at, eku, &|_| Ok(()))
-        .map_err(|e| map_error(&e, &all))?;
-    match usable.get(found.anchor_index) {
-        Some(der) => anchor_validity(der, at),
-        None => Ok(()),
+) -> Result<Vec<CertificateDer<'static>>, ChainError> {
+    if let EkuPolicy::Require(oid) = eku {
+        if !path::leaf_eku_ok(leaf, oid)? {
+            return Err(ChainError::LeafNotForCodeSigning);
+        }
     }
-}
-
-fn fmt_unix(t: UnixTime) -> String {
-    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
-}
-
-/// The subject of the certificate among `certs` whose notBefore/notAfter is `when`.
-fn subject_with(certs: &[CertificateDer<'static>], when: UnixTime, after: bool) -> String {
-    let target = i64::try_from(when.as_secs()).unwrap_or(i64::MAX);
-    certs
-        .iter()
-        .filter_map(|d| cert::inspect(d).ok())
-        .find(|i| {
-            let t = if after { i.not_after } else { i.not_before };
-            t.unix_timestamp() == target
-        })
-        .map_or_else(|| "(a certificate on the chain)".to_owned(), |i| i.subject)
-}
-
-fn map_error(e: &webpki::Error, certs: &[CertificateDer<'static>]) -> ChainError {
-    use webpki::Error as W;
-    match e {
-        W::CertExpired { not_after, .. } => ChainError::Expired {
-            subject: subject_with(certs, *not_after, true),
-            not_after: fmt_unix(*not_after),
-        },
-        W::CertNotValidYet { not_before, .. } => ChainError::NotYetValid {
-            subject: subject_with(certs, *not_before, false),
-            not_before: fmt_unix(*not_before),
-        },
-        W::CaUsedAsEndEntity | W::EndEntityUsedAsCa => ChainError::IssuerNotCa,
-        W::PathLenConstraintViolated => ChainError::PathLenExceeded,
-        W::UnsupportedSignatureAlgorithmContext(_)
-        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            ChainError::WeakAlgorithm(format!("{e:?}"))
-        }
-        W::BadDer | W::BadDerTime | W::TrailingData(_) | W::MalformedExtensions => {
-            ChainError::Malformed(format!("{e:?}"))
-        }
-        W::RequiredEkuNotFoundContext(_) => {
-            ChainError::Other("a certificate on the chain does not allow code signing".into())
-        }
-        other => ChainError::Other(format!("{other:?}")),
-    }
-}
-
-/// The anchors of one state as webpki trust anchors, with the stored fingerprint and
-/// certificate each came from.
-struct AnchorSet {
-    owners: Vec<(Fingerprint, CertificateDer<'static>)>,
-}
-
-impl AnchorSet {
-    fn of_state(
-        anchors: &[Anchor],
-        state: AnchorState,
-        package: &[CertificateDer<'static>],
-    ) -> Self {
-        let mut owners = Vec::new();
-        for a in anchors.iter().filter(|a| a.state == state) {
-            if let Some(der) = &a.cert_der {
-                owners.push((a.sha256, CertificateDer::from(der.clone())));
+    let pool = path::parseable_pool(leaf, intermediates, MAX_POOL);
+    match path::search(leaf, &pool, anchors_der, at, eku, None) {
+        Ok(found) => {
+            let mut out = vec![leaf.clone().into_owned()];
+            out.extend(found.intermediates);
+            if let Some(der) = anchors_der.get(found.anchor) {
+                out.push(der.clone().into_owned());
             }
-            // Fingerprint alone (or a stored certificate the package also carries).
-            for c in package {
-                if Fingerprint::of(c) == a.sha256 && !owners.iter().any(|(_, d)| d == c) {
-                    owners.push((a.sha256, c.clone()));
-                }
-            }
+            Ok(out)
         }
-        Self { owners }
-    }
-
-    fn trust_anchors(&self) -> (Vec<TrustAnchor<'_>>, Vec<usize>) {
-        let mut anchors = Vec::new();
-        let mut index = Vec::new();
-        for (i, (_, der)) in self.owners.iter().enumerate() {
-            if let Ok(ta) = webpki::anchor_from_trusted_cert(der) {
-                anchors.push(ta);
-                index.push(i);
-            }
+        Err(e) => {
+            let certs: Vec<&CertificateDer<'_>> = std::iter::once(leaf)
+                .chain(&pool)
+                .chain(anchors_der)
+                .collect();
+            Err(path::map_error(&e, &certs))
         }
-        (anchors, index)
     }
 }
 
-/// Build the best path from the signer to a stored anchor.
+/// A stored anchor made usable: its certificate (stored, or the package certificate
+/// matching a fingerprint-only anchor), the stored fingerprint and effective state.
+struct Usable {
+    der: CertificateDer<'static>,
+    fingerprint: Fingerprint,
+    state: AnchorState,
+}
+
+/// Approved beats candidate; revoked beats both (it is a refusal, not a preference).
+fn merge(current: Option<AnchorState>, new: AnchorState) -> AnchorState {
+    use AnchorState::{Approved, Candidate, Revoked};
+    match (current, new) {
+        (Some(Revoked), _) | (_, Revoked) => Revoked,
+        (Some(Approved), _) | (_, Approved) => Approved,
+        _ => Candidate,
+    }
+}
+
 pub fn build_chain(input: &ChainInput<'_>) -> ChainOutcome {
     let leaf = input.leaf;
-    let leaf_only = || vec![leaf.clone()];
-    let pool: Vec<CertificateDer<'static>> = input
-        .pool
-        .iter()
-        .filter(|c| *c != leaf)
-        .take(MAX_POOL)
-        .cloned()
-        .collect();
-    let mut everything = leaf_only();
-    everything.extend(pool.iter().cloned());
-
-    // The leaf must name code signing (webpki only checks it if present).
-    let info = match cert::inspect(leaf) {
-        Ok(i) => i,
-        Err(e) => {
-            return ChainOutcome::Invalid {
-                error: ChainError::Malformed(e.to_string()),
-                path: leaf_only(),
-            }
-        }
+    let invalid = |error: ChainError, path: Vec<CertificateDer<'static>>| ChainOutcome::Invalid {
+        error,
+        path,
     };
-    if !info.code_signing {
-        return ChainOutcome::Invalid {
-            error: ChainError::LeafNotForCodeSigning,
-            path: leaf_only(),
-        };
-    }
+    let leaf_info = match inspect(leaf) {
+        Ok(info) => info,
+        Err(e) => return invalid(ChainError::Malformed(e.to_string()), vec![leaf.clone()]),
+    };
+    let pool = path::parseable_pool(leaf, input.pool, MAX_POOL);
+    let partial = || partial_path(leaf, &pool);
+    let leaf_fp = leaf_info.sha256;
 
-    let revoked: Vec<Fingerprint> = input
+    // Effective anchors. A revoked fingerprint stays revoked whatever other entries say.
+    let revoked: HashSet<Fingerprint> = input
         .anchors
         .iter()
         .filter(|a| a.state == AnchorState::Revoked)
         .map(|a| a.sha256)
         .collect();
-    let leaf_fp = info.sha256;
-    if revoked.contains(&leaf_fp) {
-        return ChainOutcome::Invalid {
-            error: ChainError::Revoked {
-                fingerprint: leaf_fp,
-            },
-            path: leaf_only(),
+    let mut pinned: Option<AnchorState> = None;
+    let mut usable: Vec<Usable> = Vec::new();
+    for anchor in input.anchors {
+        let state = if revoked.contains(&anchor.sha256) {
+            AnchorState::Revoked
+        } else {
+            anchor.state
         };
-    }
-
-    // A pinned leaf: webpki cannot take an end-entity as its own anchor.
-    for state in [AnchorState::Approved, AnchorState::Candidate] {
-        if input
-            .anchors
-            .iter()
-            .any(|a| a.state == state && a.sha256 == leaf_fp)
-        {
-            let at = i64::try_from(input.at.as_secs()).unwrap_or(i64::MAX);
-            let error = if info.not_after.unix_timestamp() < at {
-                Some(ChainError::Expired {
-                    subject: info.subject.clone(),
-                    not_after: fmt_unix(UnixTime::since_unix_epoch(
-                        std::time::Duration::from_secs(
-                            u64::try_from(info.not_after.unix_timestamp()).unwrap_or(0),
-                        ),
-                    )),
-                })
-            } else if info.not_before.unix_timestamp() > at {
-                Some(ChainError::NotYetValid {
-                    subject: info.subject.clone(),
-                    not_before: info.not_before.to_string(),
-                })
-            } else {
-                None
-            };
-            return match error {
-                Some(error) => ChainOutcome::Invalid {
-                    error,
-                    path: leaf_only(),
-                },
-                None => ChainOutcome::Reached {
-                    state,
-                    anchor: leaf_fp,
-                    path: leaf_only(),
-                },
-            };
+        if anchor.sha256 == leaf_fp {
+            pinned = Some(merge(pinned, state));
+            continue;
+        }
+        let der = match &anchor.cert_der {
+            // A stored certificate that does not hash to its key is store corruption;
+            // it is not trusted under a fingerprint it does not have.
+            Some(der) if Fingerprint::of(der) == anchor.sha256 => CertificateDer::from(der.clone()),
+            Some(_) => continue,
+            None => match input
+                .pool
+                .iter()
+                .find(|c| Fingerprint::of(c) == anchor.sha256)
+            {
+                Some(c) => c.clone(),
+                None => continue,
+            },
+        };
+        match usable.iter_mut().find(|u| u.fingerprint == anchor.sha256) {
+            Some(u) => u.state = merge(Some(u.state), state),
+            None => usable.push(Usable {
+                der,
+                fingerprint: anchor.sha256,
+                state,
+            }),
         }
     }
 
-    let eku = EkuPolicy::IfPresent(CODE_SIGNING_OID);
-    let mut first_error: Option<webpki::Error> = None;
-    let hit_revoked: Cell<Option<Fingerprint>> = Cell::new(None);
+    if pinned == Some(AnchorState::Revoked) {
+        let error = ChainError::Revoked {
+            fingerprint: leaf_fp,
+        };
+        return invalid(error, vec![leaf.clone()]);
+    }
+    if !(leaf_info.has_eku && leaf_info.code_signing) {
+        return invalid(ChainError::LeafNotForCodeSigning, partial());
+    }
+    if pinned.is_some() {
+        let at = i64::try_from(input.at.as_secs()).unwrap_or(i64::MAX);
+        let rfc = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        if at < leaf_info.not_before.unix_timestamp() {
+            let error = ChainError::NotYetValid {
+                subject: leaf_info.subject,
+                not_before: rfc(leaf_info.not_before),
+            };
+            return invalid(error, vec![leaf.clone()]);
+        }
+        if at > leaf_info.not_after.unix_timestamp() {
+            let error = ChainError::Expired {
+                subject: leaf_info.subject,
+                not_after: rfc(leaf_info.not_after),
+            };
+            return invalid(error, vec![leaf.clone()]);
+        }
+    }
+
+    // A path whose certificates include a revoked one is refused inside the search, so
+    // webpki backtracks and tries the next candidate issuer.
+    let revoked_hit: RefCell<Option<(Fingerprint, Vec<CertificateDer<'static>>)>> =
+        RefCell::new(None);
+    let mut failure: Option<webpki::Error> = None;
     for state in [AnchorState::Approved, AnchorState::Candidate] {
-        let set = AnchorSet::of_state(input.anchors, state, &everything);
-        let (anchors, index) = set.trust_anchors();
-        let owner_of = |ta: &TrustAnchor<'_>| {
-            anchors
-                .iter()
-                .position(|a| {
-                    a.subject == ta.subject
-                        && a.subject_public_key_info == ta.subject_public_key_info
-                })
-                .map(|p| set.owners[index[p]].0)
-        };
-        let reject = |p: &VerifiedPath<'_>| {
-            let mut fps: Vec<Fingerprint> = p
-                .intermediate_certificates()
-                .map(|c| Fingerprint::of(&c.der()))
-                .collect();
-            fps.extend(owner_of(p.anchor()));
-            match fps.into_iter().find(|f| revoked.contains(f)) {
-                Some(fp) => {
-                    hit_revoked.set(Some(fp));
-                    Err(webpki::Error::CertRevoked)
+        if pinned == Some(state) {
+            return ChainOutcome::Reached {
+                state,
+                anchor: leaf_fp,
+                path: vec![leaf.clone()],
+            };
+        }
+        let chosen: Vec<&Usable> = usable.iter().filter(|u| u.state == state).collect();
+        if chosen.is_empty() {
+            continue;
+        }
+        let ders: Vec<CertificateDer<'static>> = chosen.iter().map(|u| u.der.clone()).collect();
+        let check = |intermediates: &[CertificateDer<'static>], anchor: usize| {
+            for cert in intermediates {
+                let fp = Fingerprint::of(cert);
+                if revoked.contains(&fp) {
+                    let mut p = vec![leaf.clone()];
+                    p.extend(intermediates.iter().cloned());
+                    p.extend(ders.get(anchor).cloned());
+                    revoked_hit.borrow_mut().get_or_insert((fp, p));
+                    return Err(webpki::Error::CertRevoked);
                 }
-                None => Ok(()),
             }
+            Ok(())
         };
-        match run_webpki(leaf, &pool, &anchors, input.at, eku, &reject) {
+        match path::search(
+            leaf,
+            &pool,
+            &ders,
+            input.at,
+            EkuPolicy::CODE_SIGNING,
+            Some(&check),
+        ) {
             Ok(found) => {
-                let (anchor_fp, anchor_der) = set.owners[index[found.anchor_index]].clone();
-                let validity = anchor_validity(&anchor_der, input.at);
-                let mut path = leaf_only();
+                let Some(u) = chosen.get(found.anchor) else {
+                    continue;
+                };
+                let mut path = vec![leaf.clone()];
                 path.extend(found.intermediates);
-                path.push(anchor_der);
-                return match validity {
-                    Ok(()) => ChainOutcome::Reached {
-                        state,
-                        anchor: anchor_fp,
-                        path,
-                    },
-                    Err(error) => ChainOutcome::Invalid { error, path },
+                path.push(u.der.clone());
+                return ChainOutcome::Reached {
+                    state,
+                    anchor: u.fingerprint,
+                    path,
                 };
             }
+            Err(webpki::Error::UnknownIssuer) => {}
             Err(e) => {
-                if first_error.is_none()
-                    || matches!(first_error, Some(webpki::Error::UnknownIssuer))
-                {
-                    first_error = Some(e);
-                }
+                failure.get_or_insert(e);
             }
         }
     }
+    if pinned == Some(AnchorState::Candidate) {
+        return ChainOutcome::Reached {
+            state: AnchorState::Candidate,
+            anchor: leaf_fp,
+            path: vec![leaf.clone()],
+        };
+    }
 
-    // Only revoked anchors (or revoked certificates) lead anywhere.
-    let set = AnchorSet::of_state(input.anchors, AnchorState::Revoked, &everything);
-    let (anchors, index) = set.trust_anchors();
-    if let Ok(found) = run_webpki(leaf, &pool, &anchors, input.at, eku, &|_| Ok(())) {
-        let (fp, der) = set.owners[index[found.anchor_index]].clone();
-        let mut path = leaf_only();
-        path.extend(found.intermediates);
-        path.push(der);
-        return ChainOutcome::Invalid {
-            error: ChainError::Revoked { fingerprint: fp },
-            path,
-        };
-    }
-    if let Some(fp) = hit_revoked.get() {
-        return ChainOutcome::Invalid {
-            error: ChainError::Revoked { fingerprint: fp },
-            path: leaf_only(),
-        };
-    }
-    match first_error {
-        Some(webpki::Error::UnknownIssuer) | None => {
-            judge_own_chain(leaf, &pool, input.at, &everything)
+    // No approved or candidate anchor: does a path end at a revoked anchor?
+    let ders: Vec<CertificateDer<'static>> = usable
+        .iter()
+        .filter(|u| u.state == AnchorState::Revoked)
+        .map(|u| u.der.clone())
+        .collect();
+    if !ders.is_empty() && revoked_hit.borrow().is_none() {
+        if let Ok(found) = path::search(leaf, &pool, &ders, input.at, EkuPolicy::CODE_SIGNING, None)
+        {
+            if let Some(der) = ders.get(found.anchor) {
+                let hit = found
+                    .intermediates
+                    .iter()
+                    .map(|c| Fingerprint::of(c))
+                    .find(|fp| revoked.contains(fp))
+                    .unwrap_or_else(|| Fingerprint::of(der));
+                let mut path = vec![leaf.clone()];
+                path.extend(found.intermediates);
+                path.push(der.clone());
+                *revoked_hit.borrow_mut() = Some((hit, path));
+            }
         }
-        Some(e) => ChainOutcome::Invalid {
-            error: map_error(&e, &everything),
-            path: leaf_only(),
-        },
     }
+    if let Some((fingerprint, path)) = revoked_hit.into_inner() {
+        return invalid(ChainError::Revoked { fingerprint }, path);
+    }
+    let certs: Vec<&CertificateDer<'_>> = std::iter::once(leaf)
+        .chain(&pool)
+        .chain(usable.iter().map(|u| &u.der))
+        .collect();
+    if let Some(e) = failure {
+        return invalid(path::map_error(&e, &certs), partial());
+    }
+    judge_without_anchor(leaf, &pool, &revoked, input.at, &certs, partial)
 }
 
-/// No stored anchor is reachable: judge the package's own chain with its self-issued
-/// CA certificates as hypothetical anchors, so a defect (not a CA, path length, expired
-/// intermediate) is reported as `invalid` rather than hidden behind `unknown_signer`.
-fn judge_own_chain(
+/// CONTRACT §2 `unknown_signer` still needs a chain that is sound on its own: the
+/// package's self-issued certificates stand in as anchors. A revoked certificate or a
+/// specific webpki error on that chain makes it `Invalid`; "unknown issuer" (no root in
+/// the package, or none that connects) and success both give `NoAnchor`. With no
+/// self-issued certificate the search still runs, anchorless, so an expired leaf or a
+/// broken intermediate is reported.
+fn judge_without_anchor(
     leaf: &CertificateDer<'static>,
     pool: &[CertificateDer<'static>],
+    revoked: &HashSet<Fingerprint>,
     at: UnixTime,
-    everything: &[CertificateDer<'static>],
+    certs: &[&CertificateDer<'_>],
+    partial: impl Fn() -> Vec<CertificateDer<'static>>,
 ) -> ChainOutcome {
     let roots: Vec<CertificateDer<'static>> = pool
         .iter()
-        .filter(|c| cert::inspect(c).is_ok_and(|i| i.self_issued && i.is_ca))
+        .filter(|c| inspect(c).is_ok_and(|i| i.self_issued))
         .cloned()
         .collect();
-    let eku = EkuPolicy::IfPresent(CODE_SIGNING_OID);
-    let anchors: Vec<TrustAnchor<'_>> = roots
-        .iter()
-        .filter_map(|d| webpki::anchor_from_trusted_cert(d).ok())
-        .collect();
-    match run_webpki(leaf, pool, &anchors, at, eku, &|_| Ok(())) {
-        Ok(found) => {
-            let mut path = vec![leaf.clone()];
-            path.extend(found.intermediates);
-            path.extend(roots.get(found.anchor_index).cloned());
-            ChainOutcome::NoAnchor { path }
+    let hit: RefCell<Option<Fingerprint>> = RefCell::new(None);
+    let check = |intermediates: &[CertificateDer<'static>], anchor: usize| {
+        let anchor_der = roots.get(anchor);
+        for cert in intermediates.iter().chain(anchor_der) {
+            let fp = Fingerprint::of(cert);
+            if revoked.contains(&fp) {
+                hit.borrow_mut().get_or_insert(fp);
+                return Err(webpki::Error::CertRevoked);
+            }
         }
-        Err(webpki::Error::UnknownIssuer) => ChainOutcome::NoAnchor {
-            path: link_by_name(leaf, pool),
-        },
+        Ok(())
+    };
+    let result = path::search(
+        leaf,
+        pool,
+        &roots,
+        at,
+        EkuPolicy::CODE_SIGNING,
+        Some(&check),
+    );
+    if let Some(fingerprint) = hit.into_inner() {
+        if result.is_err() {
+            return ChainOutcome::Invalid {
+                error: ChainError::Revoked { fingerprint },
+                path: partial(),
+            };
+        }
+    }
+    match result {
+        Ok(_) | Err(webpki::Error::UnknownIssuer) => ChainOutcome::NoAnchor { path: partial() },
         Err(e) => ChainOutcome::Invalid {
-            error: map_error(&e, everything),
-            path: vec![leaf.clone()],
+            error: path::map_error(&e, certs),
+            path: partial(),
         },
     }
 }
 
-/// Follow issuer names from the leaf through `pool` (no signature checks: display
-/// only), stopping at a self-issued certificate, a loop, or after `MAX_POOL` steps.
-fn link_by_name(
+/// For messages on refused chains: the leaf, then pool certificates linked by name
+/// (subject = previous issuer), stopping at a self-issued one, a repeat or 8 steps.
+fn partial_path(
     leaf: &CertificateDer<'static>,
     pool: &[CertificateDer<'static>],
 ) -> Vec<CertificateDer<'static>> {
-    let infos: Vec<_> = pool.iter().map(|c| cert::inspect(c).ok()).collect();
-    let mut path = vec![leaf.clone()];
-    let Ok(mut current) = cert::inspect(leaf) else {
-        return path;
+    let names = |der: &[u8]| {
+        x509_parser::parse_x509_certificate(der)
+            .ok()
+            .map(|(_, c)| (c.subject().as_raw().to_vec(), c.issuer().as_raw().to_vec()))
     };
-    while !current.self_issued && path.len() <= MAX_POOL {
-        let next = infos.iter().zip(pool).find(|(i, c)| {
-            i.as_ref().is_some_and(|i| i.subject == current.issuer) && !path.contains(c)
+    let mut out = vec![leaf.clone()];
+    let Some((mut subject, mut issuer)) = names(leaf) else {
+        return out;
+    };
+    while subject != issuer && out.len() < 8 {
+        let next = pool.iter().find_map(|c| {
+            let (s, i) = names(c)?;
+            (s == issuer && !out.contains(c)).then(|| (c.clone(), s, i))
         });
-        match next {
-            Some((Some(info), der)) => {
-                path.push(der.clone());
-                current = info.clone();
-            }
-            _ => break,
-        }
+        let Some((cert, s, i)) = next else { break };
+        out.push(cert);
+        subject = s;
+        issuer = i;
     }
-    path
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@
 //!    (tag 0x31), not the `[0]`-tagged bytes (§5.4). Without: the content itself.
 //! 6. The signature verifies with the signer's key under signatureAlgorithm.
 
-use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::{Decode, Encode};
@@ -45,20 +44,14 @@ pub(crate) fn hash_of(oid: &str) -> Result<Hash, SignatureError> {
 /// The DER of the SignedData ContentInfo, from DER or PEM input.
 fn der_of(signature: &[u8]) -> Result<Vec<u8>, SignatureError> {
     if signature.windows(11).any(|w| w == b"-----BEGIN ") {
-        let text = std::str::from_utf8(signature)
-            .map_err(|_| SignatureError::Malformed("PEM signature is not UTF-8".into()))?;
-        let blocks = crate::trust::import::pem_blocks(text)
-            .map_err(|e| SignatureError::Malformed(e.to_string()))?;
-        return blocks
-            .into_iter()
-            .find(|(label, _)| label == "CMS" || label == "PKCS7" || label == "PKCS #7 SIGNED DATA")
-            .map(|(_, der)| der)
+        return crate::trust::import::pem_block(signature, &[b"CMS", b"PKCS7"])
+            .map_err(|e| SignatureError::Malformed(e.to_string()))?
             .ok_or_else(|| SignatureError::Malformed("no CMS or PKCS7 PEM block".into()));
     }
     Ok(signature.to_vec())
 }
 
-fn parse(signature: &[u8]) -> Result<SignedData, SignatureError> {
+fn parse(signature: &[u8]) -> Result<(SignedData, Vec<u8>), SignatureError> {
     let der = der_of(signature)?;
     let ci = ContentInfo::from_der(&der).map_err(|e| {
         // `30 80` opens an indefinite-length (BER) SEQUENCE, as `openssl cms -stream` writes.
@@ -78,20 +71,19 @@ fn parse(signature: &[u8]) -> Result<SignedData, SignatureError> {
             ci.content_type
         )));
     }
-    ci.content
+    let sd = ci
+        .content
         .decode_as::<SignedData>()
-        .map_err(|e| SignatureError::Malformed(format!("CMS SignedData: {e}")))
+        .map_err(|e| SignatureError::Malformed(format!("CMS SignedData: {e}")))?;
+    Ok((sd, der))
 }
 
-fn certificates_of(sd: &SignedData) -> Vec<CertificateDer<'static>> {
-    sd.certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(cert) => cert.to_der().ok().map(CertificateDer::from),
-            CertificateChoices::Other(_) => None,
-        })
-        .collect()
+/// The certificates the signature carries, byte for byte as written (re-encoding a
+/// decoded SET OF could reorder them or change their bytes, and so their fingerprints).
+fn certificates_of(der: &[u8]) -> Vec<CertificateDer<'static>> {
+    crate::trust::import::signed_data_certificates(der)
+        .map(|v| v.into_iter().map(CertificateDer::from).collect())
+        .unwrap_or_default()
 }
 
 /// Whether `cert_der` is the certificate `sid` names.
@@ -129,14 +121,14 @@ pub fn verify_cms(
         certificates: Vec::new(),
         outcome: Err(SignatureError::SignerNotFound),
     };
-    let sd = match parse(signature) {
-        Ok(sd) => sd,
+    let (sd, der) = match parse(signature) {
+        Ok(parsed) => parsed,
         Err(e) => {
             check.outcome = Err(e);
             return check;
         }
     };
-    check.certificates = certificates_of(&sd);
+    check.certificates = certificates_of(&der);
     let infos: Vec<&SignerInfo> = sd.signer_infos.0.iter().collect();
     let [info] = infos.as_slice() else {
         check.outcome = Err(SignatureError::Malformed(format!(
