@@ -132,3 +132,6 @@ pub fn read_file_to_cap(path: &Path, cap: u64) -> Result<Vec<u8>, PackageError> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -70,15 +70,74 @@ fn is_cert_file(rel: &str) -> bool {
     })
 }
 
+/// The number of entries the end-of-central-directory record declares (zip64 aware).
+///
+/// The zip crate indexes entries by name, so two entries with one name collapse into
+/// one; another unzip tool might extract either. Comparing its count with the declared
+/// one exposes such duplicates.
+fn declared_entries(file: &mut File) -> Result<u64, PackageError> {
+    use std::io::{Seek, SeekFrom};
+    let bad = |why: &str| PackageError::Malformed(why.to_owned());
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(|e| bad(&e.to_string()))?;
+    // EOCD is 22 bytes plus a comment of at most 65535.
+    let tail_len = len.min(22 + 65_535);
+    file.seek(SeekFrom::Start(len - tail_len))
+        .map_err(|e| bad(&e.to_string()))?;
+    let mut tail = vec![0u8; usize::try_from(tail_len).unwrap_or(0)];
+    file.read_exact(&mut tail)
+        .map_err(|e| bad(&e.to_string()))?;
+    let eocd = tail
+        .windows(4)
+        .rposition(|w| w == b"PK\x05\x06")
+        .ok_or_else(|| bad("no end-of-central-directory record"))?;
+    let field = |at: usize, n: usize| tail.get(eocd + at..eocd + at + n);
+    let total = field(10, 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .ok_or_else(|| bad("truncated end-of-central-directory record"))?;
+    if total != 0xFFFF {
+        return Ok(u64::from(total));
+    }
+    // zip64: the locator sits just before the EOCD and points at the zip64 record.
+    let locator = eocd
+        .checked_sub(20)
+        .and_then(|l| tail.get(l..l + 20))
+        .filter(|l| l.starts_with(b"PK\x06\x07"))
+        .ok_or_else(|| bad("zip64 archive without a zip64 locator"))?;
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&locator[8..16]);
+    let mut record = [0u8; 40];
+    file.seek(SeekFrom::Start(u64::from_le_bytes(off)))
+        .and_then(|_| file.read_exact(&mut record))
+        .map_err(|_| bad("zip64 end-of-central-directory record out of range"))?;
+    if !record.starts_with(b"PK\x06\x06") {
+        return Err(bad("bad zip64 end-of-central-directory record"));
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&record[32..40]);
+    Ok(u64::from_le_bytes(n))
+}
+
 pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageError> {
-    let file = File::open(path).map_err(|e| PackageError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let open = || {
+        File::open(path).map_err(|e| PackageError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let file = open()?;
     let mut archive = zip::ZipArchive::new(BufReader::with_capacity(CHUNK, file))
         .map_err(|e| PackageError::Malformed(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(PackageError::TooManyEntries(limits.max_entries));
+    }
+    let declared = declared_entries(&mut open()?)?;
+    if archive.len() as u64 != declared {
+        return Err(PackageError::DuplicateEntry(format!(
+            "the central directory declares {declared} entries but only {} distinct names",
+            archive.len()
+        )));
     }
 
     // 1. The central directory, before any data is read.
