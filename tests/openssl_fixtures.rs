@@ -19,7 +19,15 @@ fn path(name: &str) -> String {
 fn env_trusting(roots: &[(&str, &str)]) -> Env {
     let env = Env::new();
     for (file, state) in roots {
-        let out = env.run(&["trust", "add", &path(file), "--vendor", "dten", "--state", state]);
+        let out = env.run(&[
+            "trust",
+            "add",
+            &path(file),
+            "--vendor",
+            "dten",
+            "--state",
+            state,
+        ]);
         common::assert_ok(&out);
     }
     env
@@ -38,12 +46,25 @@ fn every_openssl_cms_form_verifies() {
         "cms-p384-sha384.p7s",
     ] {
         let (code, r) = env.verify(&[&path("manifest.json"), "--signature", &path(sig)]);
-        assert_eq!((code, verdict(&r)), (0, "trusted"), "{sig}: {}", reasons(&r));
+        assert_eq!(
+            (code, verdict(&r)),
+            (0, "trusted"),
+            "{sig}: {}",
+            reasons(&r)
+        );
         assert_eq!(r["anchor"]["sha256"], r["chain"][2]["sha256"], "{sig}");
     }
     // The same signatures over altered content are invalid.
-    let altered = env.write("manifest.json", b"{\"name\":\"fixture\",\"version\":\"6.6\",\"files\":[]}\n");
-    for sig in ["cms-rsa.der.p7s", "cms-rsa-noattr.p7s", "cms-rsa-pss.p7s", "cms-p384-sha384.p7s"] {
+    let altered = env.write(
+        "manifest.json",
+        b"{\"name\":\"fixture\",\"version\":\"6.6\",\"files\":[]}\n",
+    );
+    for sig in [
+        "cms-rsa.der.p7s",
+        "cms-rsa-noattr.p7s",
+        "cms-rsa-pss.p7s",
+        "cms-p384-sha384.p7s",
+    ] {
         let (code, r) = env.verify(&[altered.to_str().unwrap(), "--signature", &path(sig)]);
         assert_eq!((code, verdict(&r)), (1, "invalid"), "{sig}");
     }
@@ -87,14 +108,23 @@ fn raw_openssl_signatures_verify() {
             "--certs",
             certs.to_str().unwrap(),
         ]);
-        assert_eq!((code, verdict(&r)), (0, "trusted"), "{sig}: {}", reasons(&r));
+        assert_eq!(
+            (code, verdict(&r)),
+            (0, "trusted"),
+            "{sig}: {}",
+            reasons(&r)
+        );
     }
 }
 
 #[test]
 fn cross_signed_rotation() {
     let env = env_trusting(&[("old-root.pem", "approved"), ("new-root.pem", "candidate")]);
-    let (code, r) = env.verify(&[&path("manifest.json"), "--signature", &path("cms-rotation.p7s")]);
+    let (code, r) = env.verify(&[
+        &path("manifest.json"),
+        "--signature",
+        &path("cms-rotation.p7s"),
+    ]);
     assert_eq!((code, verdict(&r)), (4, "pending"), "{}", reasons(&r));
     let (code, r) = env.verify(&[
         &path("manifest.json"),
@@ -104,7 +134,10 @@ fn cross_signed_rotation() {
         &path("rotation-chain.pem"),
     ]);
     assert_eq!((code, verdict(&r)), (0, "trusted"), "{}", reasons(&r));
-    let old_root = trustwatch::trust::import::parse_certificates(&std::fs::read(fixture("old-root.pem")).unwrap()).unwrap();
+    let old_root = trustwatch::trust::import::parse_certificates(
+        &std::fs::read(fixture("old-root.pem")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(r["anchor"]["sha256"], common::sha256_hex(&old_root[0]));
     assert_eq!(r["chain"].as_array().unwrap().len(), 4);
 }
@@ -112,9 +145,26 @@ fn cross_signed_rotation() {
 /// Where openssl is installed, `openssl cms -verify` agrees on every good CMS fixture.
 #[test]
 fn openssl_agrees_on_the_good_fixtures() {
-    for sig in ["cms-rsa.der.p7s", "cms-rsa-keyid.p7s", "cms-rsa-noattr.p7s", "cms-rsa-pss.p7s", "cms-p256.p7s", "cms-p384-sha384.p7s"] {
+    for sig in [
+        "cms-rsa.der.p7s",
+        "cms-rsa-keyid.p7s",
+        "cms-rsa-noattr.p7s",
+        "cms-rsa-pss.p7s",
+        "cms-p256.p7s",
+        "cms-p384-sha384.p7s",
+    ] {
         let out = std::process::Command::new("openssl")
-            .args(["cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-out", "/dev/null"])
+            .args([
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ])
             .arg("-in")
             .arg(fixture(sig))
             .arg("-content")
@@ -123,6 +173,10 @@ fn openssl_agrees_on_the_good_fixtures() {
             .arg(fixture("root.pem"))
             .output()
             .expect("openssl is required for the tests");
-        assert!(out.status.success(), "{sig}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -298,3 +298,109 @@ fn garbage_never_panics() {
         assert!(check.outcome.is_err());
     }
 }
+
+/// A detached CMS SignedData built field by field with the `cms` types and signed with
+/// ring's Ed25519 (RFC 8419: SHA-512 messageDigest, pure Ed25519 over the signed
+/// attributes). OpenSSL 3.0 cannot make one, so this is how the Ed25519 CMS path is
+/// exercised.
+fn ed25519_cms(s: &Signer, content: &[u8], signers: usize) -> Vec<u8> {
+    use ::cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+    use ::cms::content_info::{CmsVersion, ContentInfo};
+    use ::cms::signed_data::{
+        CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
+        SignerInfos,
+    };
+    use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+    use der::{Any, Decode, Encode};
+    use spki::AlgorithmIdentifierOwned;
+    use x509_cert::attr::Attribute;
+
+    let oid = |s: &str| ObjectIdentifier::new_unwrap(s);
+    let id_data = oid("1.2.840.113549.1.7.1");
+    let sha512 = AlgorithmIdentifierOwned {
+        oid: oid("2.16.840.1.101.3.4.2.3"),
+        parameters: None,
+    };
+    let cert = x509_cert::Certificate::from_der(&s.cert).unwrap();
+    let digest = Hash::Sha512.digest(content);
+    let attr = |o: &str, v: Any| Attribute {
+        oid: oid(o),
+        values: SetOfVec::try_from(vec![v]).unwrap(),
+    };
+    let attrs: SetOfVec<Attribute> = SetOfVec::try_from(vec![
+        attr("1.2.840.113549.1.9.3", Any::encode_from(&id_data).unwrap()),
+        attr(
+            "1.2.840.113549.1.9.4",
+            Any::encode_from(&OctetString::new(digest).unwrap()).unwrap(),
+        ),
+    ])
+    .unwrap();
+    let signed = attrs.to_der().unwrap();
+    let kp = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&s.key.serialize_der())
+        .unwrap();
+    let sig = kp.sign(&signed).as_ref().to_vec();
+    let info = |sig: Vec<u8>| SignerInfo {
+        version: CmsVersion::V1,
+        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: cert.tbs_certificate.issuer.clone(),
+            serial_number: cert.tbs_certificate.serial_number.clone(),
+        }),
+        digest_alg: sha512.clone(),
+        signed_attrs: Some(attrs.clone()),
+        signature_algorithm: AlgorithmIdentifierOwned {
+            oid: oid("1.3.101.112"),
+            parameters: None,
+        },
+        signature: OctetString::new(sig).unwrap(),
+        unsigned_attrs: None,
+    };
+    let mut infos = vec![info(sig.clone())];
+    if signers > 1 {
+        let mut other = sig;
+        other[0] ^= 1;
+        infos.push(info(other));
+    }
+    let sd = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms: SetOfVec::try_from(vec![sha512.clone()]).unwrap(),
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: id_data,
+            econtent: None,
+        },
+        certificates: Some(CertificateSet(
+            SetOfVec::try_from(vec![CertificateChoices::Certificate(cert.clone())]).unwrap(),
+        )),
+        crls: None,
+        signer_infos: SignerInfos(SetOfVec::try_from(infos).unwrap()),
+    };
+    ContentInfo {
+        content_type: oid("1.2.840.113549.1.7.2"),
+        content: Any::encode_from(&sd).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+#[test]
+fn ed25519_cms_per_rfc_8419() {
+    let s = signer(&rcgen::PKCS_ED25519);
+    let msg = b"manifest".to_vec();
+    let sig = ed25519_cms(&s, &msg, 1);
+    let check = verify_cms(&sig, Content::Bytes(&msg), &[]);
+    assert_eq!(
+        check.outcome.as_deref(),
+        Ok("Ed25519"),
+        "{:?}",
+        check.outcome
+    );
+    assert_eq!(check.signer.as_ref(), Some(&s.cert));
+    assert_eq!(
+        verify_cms(&sig, Content::Bytes(b"other"), &[]).outcome,
+        Err(SignatureError::DigestMismatch)
+    );
+    // Two signer infos: refused (one signer per package).
+    let two = ed25519_cms(&s, &msg, 2);
+    assert!(
+        matches!(verify_cms(&two, Content::Bytes(&msg), &[]).outcome, Err(SignatureError::Malformed(m)) if m.contains("exactly one"))
+    );
+}
