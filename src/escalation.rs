@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::advisory::Finding;
 use crate::trust::Fingerprint;
+use crate::verify::AdvisoryRef;
 
 /// One certificate (or bare fingerprint) to escalate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,8 @@ pub struct Escalation {
     pub advisory_url: Option<String>,
     /// Signer first, then towards the root.
     pub keys: Vec<Key>,
-    pub advisories: Vec<Finding>,
+    /// Stored advisories that mention these keys.
+    pub advisories: Vec<AdvisoryRef>,
     pub generated: OffsetDateTime,
 }
 
@@ -247,7 +248,6 @@ pub fn render(e: &Escalation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::advisory::FindingKind;
 
     fn sample(subject: &str, title: &str) -> Escalation {
         Escalation {
@@ -266,18 +266,11 @@ mod tests {
                 state: "candidate".into(),
                 pem: None,
             }],
-            advisories: vec![Finding {
-                kind: FindingKind::CaRotation,
+            advisories: vec![AdvisoryRef {
                 vendor: "dten".into(),
                 title: title.into(),
                 url: "https://forum.dten.example/t/4242".into(),
                 published: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)),
-                fingerprints: vec![Fingerprint::of(b"leaf")],
-                certificates: Vec::new(),
-                cves: Vec::new(),
-                config_keys: Vec::new(),
-                summary: String::new(),
-                names: Vec::new(),
             }],
             generated: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_400),
         }

@@ -75,7 +75,7 @@ pub(super) fn run(ctx: &Context, args: &EscalateArgs) -> Outcome {
         generated: OffsetDateTime::now_utc(),
     };
     if path.is_file() {
-        let report = verify_package(
+        let (report, evidence) = verify_package(
             ctx,
             &VerifyArgs {
                 package: path.to_path_buf(),
@@ -88,18 +88,6 @@ pub(super) fn run(ctx: &Context, args: &EscalateArgs) -> Outcome {
         )?;
         let store = ctx.open_store()?;
         let anchors = store.anchors(None).map_err(Failure::other)?;
-        // The chain's certificates come from the package, re-read for their PEM.
-        let evidence = crate::verify::gather(
-            match &args.signature {
-                Some(sig) => crate::verify::PackageInput::Detached {
-                    file: path,
-                    signature: sig,
-                    certs: args.certs.as_deref(),
-                },
-                None => crate::verify::PackageInput::Zip(path),
-            },
-            &super::verify::limits(&ctx.config),
-        );
         let mut ders: Vec<CertificateDer<'static>> = evidence.certificates.clone();
         if let Some(sig) = &evidence.signature {
             ders.extend(sig.certificates.iter().cloned());
@@ -120,10 +108,7 @@ pub(super) fn run(ctx: &Context, args: &EscalateArgs) -> Outcome {
         }
         e.package = Some(args.target.clone());
         e.verdict = Some(report.verdict.as_str().to_owned());
-        let (fps, names) = report.mentioned_keys();
-        e.advisories = store
-            .findings_mentioning(&fps, &names)
-            .map_err(Failure::other)?;
+        e.advisories.clone_from(&report.advisories);
         if e.keys.is_empty() {
             return Err(Failure::usage(anyhow::anyhow!(
                 "no signing certificate could be read from {}: {}",
@@ -160,7 +145,10 @@ pub(super) fn run(ctx: &Context, args: &EscalateArgs) -> Outcome {
         let names: Vec<String> = key.issuer.iter().cloned().collect();
         e.advisories = store
             .findings_mentioning(&[fp], &names)
-            .map_err(Failure::other)?;
+            .map_err(Failure::other)?
+            .iter()
+            .map(crate::verify::AdvisoryRef::from)
+            .collect();
         e.keys.push(key);
     }
     if let Some(v) = e.vendor.as_deref().and_then(|v| ctx.config.vendor(v)) {

@@ -61,8 +61,12 @@ pub(crate) fn verification_time(at: Option<&str>) -> Result<UnixTime, Failure> {
     )))
 }
 
-/// Verify a package and attach the stored advisories that mention its keys.
-pub(crate) fn verify_package(ctx: &Context, args: &VerifyArgs) -> Result<Report, Failure> {
+/// Verify a package and attach the stored advisories that mention its keys. Returns
+/// the evidence too, so a caller (escalate) need not read the package twice.
+pub(crate) fn verify_package(
+    ctx: &Context,
+    args: &VerifyArgs,
+) -> Result<(Report, verify::Evidence), Failure> {
     for path in [
         Some(&args.package),
         args.signature.as_ref(),
@@ -101,11 +105,11 @@ pub(crate) fn verify_package(ctx: &Context, args: &VerifyArgs) -> Result<Report,
         verdict = report.verdict.as_str(),
         "verified"
     );
-    Ok(report)
+    Ok((report, evidence))
 }
 
 pub(super) fn run(ctx: &Context, args: &VerifyArgs) -> Outcome {
-    let report = verify_package(ctx, args)?;
+    let (report, _) = verify_package(ctx, args)?;
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&report).map_err(Failure::other)?;
