@@ -191,3 +191,20 @@ fn store_export_and_import_round_trip() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_store_held_by_another_process_is_reported_as_locked() {
+    let env = Env::new();
+    let _held = trustwatch::store::Store::open(
+        &env.path("data"),
+        trustwatch::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let out = env.run(&["trust", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("locked by another trustwatch process"),
+        "{err}"
+    );
+}
