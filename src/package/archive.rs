@@ -8,6 +8,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+use zip::read::ZipReadOptions;
 use zip::CompressionMethod;
 
 use super::manifest::{self, normalise};
@@ -119,6 +120,12 @@ fn declared_entries(file: &mut File) -> Result<u64, PackageError> {
     Ok(u64::from_le_bytes(n))
 }
 
+/// Open entries only when the local header agrees with the central directory (name,
+/// sizes, method): otherwise the bytes hashed would not be the entry that was vetted.
+fn consistent() -> ZipReadOptions<'static> {
+    ZipReadOptions::new().enforce_header_consistency(true)
+}
+
 pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageError> {
     let open = || {
         File::open(path).map_err(|e| PackageError::Io {
@@ -225,7 +232,7 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
             });
         }
         let mut f = archive
-            .by_index(e.index)
+            .by_index_with_options(e.index, consistent())
             .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
         let mut out = Vec::new();
         (&mut f)
@@ -286,7 +293,7 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
     let mut buf = vec![0u8; CHUNK];
     for e in entries.iter().filter(|e| !metadata.contains_key(&e.rel)) {
         let mut reader = archive
-            .by_index(e.index)
+            .by_index_with_options(e.index, consistent())
             .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
         let (digest, n) =
             hash_entry(&mut reader, limits.max_entry, &mut buf).map_err(|err| match err {

@@ -356,3 +356,16 @@ fn side_files_are_capped() {
         Err(PackageError::Io { .. })
     ));
 }
+
+#[test]
+fn every_single_byte_flip_is_handled_without_panic() {
+    let small = zip_bytes(
+        &[("manifest.json", b"{\"files\":[]}"), ("a", b"x")],
+        CompressionMethod::Deflated,
+    );
+    for i in 0..small.len() {
+        let mut bytes = small.clone();
+        bytes[i] ^= 0x5a;
+        let _ = read_bytes(&bytes, &limits());
+    }
+}
