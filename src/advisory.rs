@@ -62,3 +62,5 @@ impl Finding {
                 .any(|n| names.iter().any(|m| m.eq_ignore_ascii_case(n)))
     }
 }
+
+pub mod extract;
