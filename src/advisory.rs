@@ -4,6 +4,8 @@
 //! escalation script cite stored findings that mention a key ("this key was announced
 //! in <url> on <date>").
 
+pub mod extract;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -62,5 +64,3 @@ impl Finding {
                 .any(|n| names.iter().any(|m| m.eq_ignore_ascii_case(n)))
     }
 }
-
-pub mod extract;

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod escalation;
 pub mod package;
+pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod trust;

@@ -57,7 +57,14 @@ static DEPRECATION: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
-const LABELS: [&str; 6] = ["fingerprint", "sha256", "sha-256", "sha1", "sha-1", "thumbprint"];
+const LABELS: [&str; 6] = [
+    "fingerprint",
+    "sha256",
+    "sha-256",
+    "sha1",
+    "sha-1",
+    "thumbprint",
+];
 const CERT_EXTENSIONS: [&str; 6] = [".crt", ".cer", ".pem", ".der", ".p7b", ".p7c"];
 const NOT_KEYS: [&str; 14] = [
     ".com", ".org", ".net", ".io", ".example", ".pem", ".crt", ".zip", ".json", ".xml", ".html",
@@ -77,7 +84,11 @@ pub fn extract(text: &str) -> Extracted {
     out.certificates = certificates(text);
     for m in URL.find_iter(text) {
         let url = m.as_str().trim_end_matches(['.', ',', ';', ':']);
-        let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+        let path = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(url)
+            .to_ascii_lowercase();
         if CERT_EXTENSIONS.iter().any(|e| path.ends_with(e)) {
             push_unique(&mut out.cert_links, url.to_owned());
         }
@@ -151,10 +162,14 @@ fn certificates(text: &str) -> Vec<CertificateDer<'static>> {
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + 11..];
-        let Some(label_end) = after.find("-----") else { break };
+        let Some(label_end) = after.find("-----") else {
+            break;
+        };
         let label = &after[..label_end];
         let end_marker = format!("-----END {label}-----");
-        let Some(end) = after.find(&end_marker) else { break };
+        let Some(end) = after.find(&end_marker) else {
+            break;
+        };
         let block = &rest[start..start + 11 + end + end_marker.len()];
         if matches!(label, "CERTIFICATE" | "X509 CERTIFICATE" | "PKCS7" | "CMS") {
             if let Ok(certs) = import::parse_certificates(block.as_bytes()) {
@@ -195,7 +210,11 @@ mod tests {
     const FP: &str = "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6";
 
     fn colons(hex: &str, upper: bool) -> String {
-        let h = if upper { hex.to_ascii_uppercase() } else { hex.to_owned() };
+        let h = if upper {
+            hex.to_ascii_uppercase()
+        } else {
+            hex.to_owned()
+        };
         h.as_bytes()
             .chunks(2)
             .map(|c| std::str::from_utf8(c).unwrap())
@@ -209,25 +228,40 @@ mod tests {
         for text in [
             format!("SHA256 Fingerprint={}", colons(FP, true)),
             format!("sha256:{FP}"),
-            format!("The new CA's fingerprint is {} (SHA-256).", colons(FP, false)),
+            format!(
+                "The new CA's fingerprint is {} (SHA-256).",
+                colons(FP, false)
+            ),
             format!("SHA-256: {}", colons(FP, true).replace(':', " ")),
             format!("thumbprint {}", colons(FP, false).replace(':', "-")),
         ] {
             assert_eq!(extract(&text).sha256, vec![fp], "{text}");
         }
         // A bare checksum in prose is not a key.
-        assert!(extract(&format!("the tarball's checksum is {FP}")).sha256.is_empty());
+        assert!(extract(&format!("the tarball's checksum is {FP}"))
+            .sha256
+            .is_empty());
         // OpenPGP v4 fingerprints, grouped by four with a double space in the middle.
         let pgp = "Key fingerprint = 81F5 E283 2BD2 545A 1897  B713 AA99 442F B680 B620";
-        assert_eq!(extract(pgp).sha1, vec!["81f5e2832bd2545a1897b713aa99442fb680b620"]);
+        assert_eq!(
+            extract(pgp).sha1,
+            vec!["81f5e2832bd2545a1897b713aa99442fb680b620"]
+        );
         // A git commit id without a label is not.
-        assert!(extract("fixed in 81f5e2832bd2545a1897b713aa99442fb680b620").sha1.is_empty());
+        assert!(extract("fixed in 81f5e2832bd2545a1897b713aa99442fb680b620")
+            .sha1
+            .is_empty());
     }
 
     #[test]
     fn the_corpus_announcements() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/pages/announcements/");
-        let Ok(samba) = std::fs::read_to_string(format!("{root}samba-GPG_AA99442FB680B620_replaces_6F33915B6568B7EA.txt")) else {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/pages/announcements/"
+        );
+        let Ok(samba) = std::fs::read_to_string(format!(
+            "{root}samba-GPG_AA99442FB680B620_replaces_6F33915B6568B7EA.txt"
+        )) else {
             eprintln!("corpus absent: skipped");
             return;
         };
@@ -239,13 +273,17 @@ mod tests {
                 "81f5e2832bd2545a1897b713aa99442fb680b620"
             ]
         );
-        let openssl = std::fs::read_to_string(format!("{root}openssl-doc-fingerprints.txt")).unwrap();
+        let openssl =
+            std::fs::read_to_string(format!("{root}openssl-doc-fingerprints.txt")).unwrap();
         assert_eq!(extract(&openssl).sha1.len(), 3);
     }
 
     #[test]
     fn certificates_links_cves_and_config_keys() {
-        let pem_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples/dten/new-root.pem");
+        let pem_path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/examples/dten/new-root.pem"
+        );
         let pem = std::fs::read_to_string(pem_path).unwrap();
         // As a forum renders it: inside prose, with CRLF line ends.
         let text = format!(
@@ -265,14 +303,18 @@ mod tests {
             ]
         );
         assert_eq!(e.cves, vec!["CVE-2026-1234", "CVE-2025-99999"]);
-        assert_eq!(e.config_keys, vec!["dten.legacy.discovery", "dten.hybrid.enable"]);
+        assert_eq!(
+            e.config_keys,
+            vec!["dten.legacy.discovery", "dten.hybrid.enable"]
+        );
     }
 
     #[test]
     fn hostile_text_is_bounded_and_safe() {
         let many: String = (0..1000).map(|i| format!("CVE-2026-{i:05} ")).collect();
         assert_eq!(extract(&many).cves.len(), MAX_ITEMS);
-        let junk = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n-----BEGIN ";
+        let junk =
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n-----BEGIN ";
         assert!(extract(junk).certificates.is_empty());
         let _ = extract(&"ab:".repeat(100_000));
         let _ = extract("\u{1F600}fingerprint ☃ 00");
