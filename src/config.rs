@@ -3,20 +3,34 @@
 //! Two stages: a serde mirror with `deny_unknown_fields` everywhere (so an unknown key
 //! is an error naming the key and its line), then validation into the types below,
 //! collecting every problem before failing.
+//!
+//! - `config/raw.rs`: the serde mirror and the line/column of toml errors.
+//! - `config/validate.rs`: raw -> [`Config`], every problem with key path and line.
+//! - `config/types.rs`: value syntaxes (durations, sizes, snowflakes, URLs).
+//!
+//! Invariants: a [`Config`] value is always valid (only [`Config::parse`] and
+//! [`Config::default`] make one); no secret is ever held here, only the *name* of the
+//! environment variable that holds the Discord token; relative paths (`store.path`,
+//! `file://` sources) are relative to the current directory, not to the config file.
 
 mod raw;
-pub mod types;
+#[cfg(test)]
+mod tests;
+mod types;
 mod validate;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Why a config could not be loaded. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The file could not be read (missing, unreadable, not UTF-8).
     #[error("cannot read config file {path}: {reason}")]
     Read { path: String, reason: String },
-    /// One or more problems, each naming the key and line.
+    /// One or more problems, each naming the key and line
+    /// (`line 12, column 12: vendor[0].feed[1].interval: ...`).
     #[error("invalid config {path}:\n{}", .problems.join("\n"))]
     Invalid { path: String, problems: Vec<String> },
 }
@@ -88,19 +102,37 @@ pub struct Vendor {
     pub pages: Vec<PageSource>,
 }
 
+/// A feed source (RSS 0.9x/1.0/2.0, Atom, JSON Feed).
+///
+/// `url` is `http://`, `https://` or `file://` with the scheme in lower case; see
+/// [`file_url_path`] for how `file://` URLs map to paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedSource {
     pub url: String,
     pub interval: Duration,
 }
 
+/// An HTML page or forum thread; `url` as for [`FeedSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageSource {
     pub url: String,
     pub item_selector: String,
     pub next_selector: Option<String>,
+    /// Pages followed through `next_selector` per poll, the first included (default 10).
     pub max_pages: u32,
     pub interval: Duration,
+}
+
+impl FeedSource {
+    /// `interval` when absent: often enough for advisories, polite to vendors.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+}
+
+impl PageSource {
+    /// `interval` when absent: pages are heavier to fetch than feeds.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60 * 60);
+    /// `max_pages` when absent.
+    pub const DEFAULT_MAX_PAGES: u32 = 10;
 }
 
 impl Default for Config {
@@ -137,21 +169,35 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            reason: read_reason(&e),
         })?;
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Load `path`, or the built-in defaults when the user did not name a config
+    /// (`explicit == false`: neither `--config` nor `TRUSTWATCH_CONFIG`) and the default
+    /// path does not exist. A file the user named must exist.
+    pub fn load_or_default(path: &Path, explicit: bool) -> Result<Self, Error> {
+        if !explicit && !path.try_exists().unwrap_or(true) {
+            return Ok(Self::default());
+        }
+        Self::load(path)
+    }
+
     /// Parse and validate TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, Error> {
-        let raw: raw::Raw = toml::from_str(text).map_err(|e| Error::Invalid {
-            path: origin.to_owned(),
-            problems: vec![e.to_string().trim_end().to_owned()],
-        })?;
-        validate::validate(raw, text).map_err(|problems| Error::Invalid {
+        let invalid = |problems| Error::Invalid {
             path: origin.to_owned(),
             problems,
-        })
+        };
+        let raw = raw::parse_raw(text).map_err(|problem| invalid(vec![problem]))?;
+        validate::validate(text, raw).map_err(invalid)
+    }
+
+    /// The sled directory: `cli_override` (`--data-dir` or `TRUSTWATCH_DATA_DIR`, which
+    /// the CLI resolves) first, then `store.path`, whose default is `./data`.
+    pub fn data_dir(&self, cli_override: Option<&Path>) -> PathBuf {
+        cli_override.map_or_else(|| self.store.path.clone(), Path::to_path_buf)
     }
 
     pub fn vendor(&self, name: &str) -> Option<&Vendor> {
@@ -159,96 +205,28 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The local path of a `file://` source URL, or `None` for any other scheme.
+///
+/// Everything after `file://` is the path, taken as written: `file:///var/mirror/a.xml`
+/// is absolute, and `file://config/examples/dten/advisories.xml` is relative to the
+/// current directory (a trustwatch convention for offline use; RFC 8089 would read
+/// `config` as a host). No percent-decoding is done.
+pub fn file_url_path(url: &str) -> Option<PathBuf> {
+    let (scheme, path) = (url.get(..7)?, url.get(7..)?);
+    scheme
+        .eq_ignore_ascii_case("file://")
+        .then(|| PathBuf::from(path))
+}
 
-    fn problems(text: &str) -> String {
-        match Config::parse(text, "test.toml") {
-            Err(e) => e.to_string(),
-            Ok(c) => panic!("accepted: {c:?}"),
+/// An I/O error as a sentence that says what to do.
+fn read_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file; pass an existing file with --config \
+            (or TRUSTWATCH_CONFIG), or leave both unset to use the built-in defaults"
+            .to_owned(),
+        std::io::ErrorKind::InvalidData => {
+            "the file is not UTF-8 text; save it as UTF-8".to_owned()
         }
-    }
-
-    #[test]
-    fn the_reference_file_loads() {
-        let text = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/config/trustwatch.toml"
-        ));
-        let c = Config::parse(text, "config/trustwatch.toml").unwrap();
-        assert_eq!(c.store.path, PathBuf::from("data"));
-        assert_eq!(c.http.max_download, 64 << 20);
-        assert_eq!(c.verify.max_entry, 16 << 30);
-        assert_eq!(c.poll.backfill, Duration::from_secs(90 * 86_400));
-        assert!(c.chat.discord.is_none());
-        let dten = c.vendor("dten").unwrap();
-        assert_eq!(dten.contact.as_deref(), Some("security@dten.example"));
-        assert_eq!(dten.feeds[0].interval, Duration::from_secs(900));
-        assert_eq!(dten.pages[0].item_selector, "article.post");
-        assert_eq!(dten.pages[0].max_pages, 10);
-    }
-
-    #[test]
-    fn empty_file_gives_defaults() {
-        assert_eq!(Config::parse("", "x").unwrap(), Config::default());
-    }
-
-    #[test]
-    fn unknown_keys_name_the_key_and_line() {
-        let e = problems("[store]\npath = \"d\"\ncolour = \"blue\"\n");
-        assert!(
-            e.contains("unknown field `colour`") && e.contains("line 3"),
-            "{e}"
-        );
-        let e = problems("verbose = true\n");
-        assert!(
-            e.contains("unknown field `verbose`") && e.contains("line 1"),
-            "{e}"
-        );
-        let e = problems("[[vendor]]\nname = \"dten\"\n[[vendor.feed]]\nurl = \"https://x/feed\"\nintervall = \"5m\"\n");
-        assert!(
-            e.contains("unknown field `intervall`") && e.contains("line 5"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bad_values_are_all_reported_with_key_and_line() {
-        let e = problems(
-            "[http]\ntimeout = \"5 minutes\"\nmax_download = \"lots\"\n[verify]\nmax_entries = -1\n[[vendor]]\nname = \"DTEN Inc\"\n[[vendor.feed]]\nurl = \"ftp://x\"\n[[vendor]]\nname = \"acme\"\n[[vendor]]\nname = \"acme\"\n",
-        );
-        for want in [
-            "http.timeout (line 2)",
-            "http.max_download (line 3)",
-            "verify.max_entries (line 5)",
-            "vendor[0].name (line 7)",
-            "vendor[0].feed[0].url (line 9)",
-            "vendor[2].name (line 13)",
-        ] {
-            assert!(e.contains(want), "missing {want} in {e}");
-        }
-    }
-
-    #[test]
-    fn discord_section() {
-        let ok = "[chat.discord]\ntoken_env = \"DISCORD_TOKEN\"\nchannel_id = \"123456789012345678\"\napprover_role_id = 234567890123456789\napi_base = \"http://127.0.0.1:9999\"\ninteractions_public_key = \"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"\ninteractions_listen = \"127.0.0.1:8080\"\n";
-        let d = Config::parse(ok, "x").unwrap().chat.discord.unwrap();
-        assert_eq!(d.channel_id, 123_456_789_012_345_678);
-        assert_eq!(d.approver_role_id, 234_567_890_123_456_789);
-        assert_eq!(d.api_base, "http://127.0.0.1:9999");
-        let token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB";
-        let e = problems(&format!(
-            "[chat.discord]\ntoken_env = \"{token}\"\nchannel_id = 1\napprover_role_id = 2\n"
-        ));
-        assert!(
-            e.contains("looks like a bot token") && !e.contains(token),
-            "{e}"
-        );
-        let e = problems("[chat.discord]\ntoken_env = \"T\"\nchannel_id = \"abc\"\napprover_role_id = 2\ninteractions_listen = \"nowhere\"\n");
-        assert!(
-            e.contains("channel_id (line 3)") && e.contains("interactions_listen (line 5)"),
-            "{e}"
-        );
+        _ => format!("{err}; check the path and its permissions"),
     }
 }

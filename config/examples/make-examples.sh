@@ -129,4 +129,93 @@ cp "$work/leaf.pem" "$out/release-signing-leaf.pem"
 for c in old-root new-root new-root-cross-signed intermediate release-signing-leaf; do
   printf '%s sha256 %s\n' "$c" "$(openssl x509 -in "$out/$c.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
 done > "$out/FINGERPRINTS"
+# The vendor's own words: an advisory feed and a two-page forum thread, offline.
+fp() { openssl x509 -in "$out/$1.pem" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+colons() { printf '%s' "$1" | tr 'a-f' 'A-F' | sed 's/../&:/g; s/:$//'; }
+new_root_fp=$(fp new-root)
+cross_fp=$(fp new-root-cross-signed)
+old_root_fp=$(fp old-root)
+new_root_pem=$(cat "$out/new-root.pem")
+cross_pem=$(cat "$out/new-root-cross-signed.pem")
+cat > "$out/advisories.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0">
+<channel>
+<title>DTEN Security Advisories</title>
+<link>https://dten.example/security</link>
+<description>Security advisories and notices for DTEN products</description>
+<item>
+<title>DTEN code-signing CA rotation</title>
+<link>https://dten.example/security/notices/code-signing-ca-2026</link>
+<guid>https://dten.example/security/notices/code-signing-ca-2026</guid>
+<pubDate>Tue, 20 Oct 2026 09:00:00 +0000</pubDate>
+<description>&lt;p&gt;Starting with release 7.4, DTEN packages are signed under a new code-signing CA, &lt;b&gt;DTEN Code Signing Root 2026&lt;/b&gt;. The previous root, DTEN Root CA 2019, cross-signs it during the transition.&lt;/p&gt;&lt;p&gt;SHA-256 fingerprint of the new root: &lt;code&gt;$(colons "$new_root_fp")&lt;/code&gt;&lt;/p&gt;&lt;p&gt;Details and the certificate are in the &lt;a href="https://forum.dten.example/t/code-signing-ca-rotation/4242"&gt;forum thread&lt;/a&gt;.&lt;/p&gt;</description>
+</item>
+<item>
+<title>DTEN-SA-2026-07: remote code execution in dten-agent</title>
+<link>https://dten.example/security/advisories/DTEN-SA-2026-07</link>
+<guid>DTEN-SA-2026-07</guid>
+<pubDate>Thu, 05 Nov 2026 14:00:00 +0000</pubDate>
+<description>A vulnerability in dten-agent (CVE-2026-31337) allows remote code execution by an unauthenticated attacker on the local network. Upgrade to 7.4.0 or later.</description>
+</item>
+<item>
+<title>DTEN 7.4: configuration changes</title>
+<link>https://dten.example/security/notices/7.4-config</link>
+<guid>https://dten.example/security/notices/7.4-config</guid>
+<pubDate>Mon, 02 Nov 2026 08:00:00 +0000</pubDate>
+<description>The setting dten.legacy.discovery was removed in 7.4. Hybrid mode is now required: dten.hybrid.enable must be set to true before upgrading.</description>
+</item>
+<item>
+<title>DTEN-SA-2025-02: weak permissions on log files</title>
+<link>https://dten.example/security/advisories/DTEN-SA-2025-02</link>
+<guid>DTEN-SA-2025-02</guid>
+<pubDate>Mon, 10 Mar 2025 10:00:00 +0000</pubDate>
+<description>Log files were world-readable (CVE-2025-11111). Fixed in 6.9.2.</description>
+</item>
+</channel>
+</rss>
+XML
+cat > "$out/forum-ca-rotation.html" <<HTML
+<!doctype html>
+<html><head><title>Code-signing CA rotation - DTEN Community</title></head>
+<body>
+<h1>Code-signing CA rotation</h1>
+<article class="post" id="post-1">
+<header><span class="author">dten-security (DTEN staff)</span> <time datetime="2026-10-20T09:30:00Z">Oct 20, 2026</time></header>
+<p>Heads-up for everyone running DTEN devices: we are rotating the CA that signs our packages. From release 7.4 on, packages are signed by <b>DTEN Release Signing 2026</b>, issued by <b>DTEN Code Signing CA 2026 G1</b> under the new root <b>DTEN Code Signing Root 2026</b>.</p>
+<p>Here is the new root certificate:</p>
+<pre>
+$new_root_pem
+</pre>
+<p>SHA256 Fingerprint=$(colons "$new_root_fp")</p>
+</article>
+<article class="post" id="post-2">
+<header><span class="author">ops-anna</span> <time datetime="2026-10-21T07:12:00Z">Oct 21, 2026</time></header>
+<p>Thanks. Our verification tooling pins DTEN Root CA 2019; will the old root keep working?</p>
+</article>
+<article class="post" id="post-3">
+<header><span class="author">dten-security (DTEN staff)</span> <time datetime="2026-10-21T10:05:00Z">Oct 21, 2026</time></header>
+<p>Yes: during the transition the old root cross-signs the new one. The cross-signed certificate is on the next page.</p>
+</article>
+<nav><a rel="next" href="forum-ca-rotation-page2.html">Next page</a></nav>
+</body></html>
+HTML
+cat > "$out/forum-ca-rotation-page2.html" <<HTML
+<!doctype html>
+<html><head><title>Code-signing CA rotation - DTEN Community (page 2)</title></head>
+<body>
+<article class="post" id="post-4">
+<header><span class="author">dten-security (DTEN staff)</span> <time datetime="2026-10-22T08:00:00Z">Oct 22, 2026</time></header>
+<p>The new root cross-signed by DTEN Root CA 2019 (SHA-256 $(colons "$cross_fp")):</p>
+<pre>
+$cross_pem
+</pre>
+<p>The old root (sha256:$old_root_fp) stays valid until 2027 and will not be revoked before then.</p>
+</article>
+<article class="post" id="post-5">
+<header><span class="author">ops-ben</span> <time datetime="2026-10-23T16:40:00Z">Oct 23, 2026</time></header>
+<p>Confirmed by phone with DTEN support, the fingerprint matches. Thanks!</p>
+</article>
+</body></html>
+HTML
 echo "wrote $here/Full-upgrade-package-dten.zip and $out/"

@@ -1,313 +1,364 @@
-//! From the raw mirror to validated types, collecting every problem (key and line)
-//! before failing, so one run shows the operator everything to fix.
+//! Stage two of config loading: the raw serde mirror becomes the validated [`Config`].
+//!
+//! Invariants: every problem is collected (never stop at the first); each names its key
+//! path (`vendor[0].feed[1].interval`) and, when the value was written in the file, its
+//! line and column; each says what to write instead. An absent key takes its default
+//! from [`Config::default`], the `DEFAULT_*` constants or the sources' associated
+//! constants (`FeedSource::DEFAULT_INTERVAL`...). Values that may be
+//! secrets (`token_env`) are never echoed.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::raw::{Raw, RawSnowflake, S};
-use super::types::{parse_duration, parse_size};
-use super::{ChatConfig, Config, DiscordConfig, FeedSource, PageSource, Vendor};
+use toml::{Spanned, Value};
 
-struct Check<'a> {
-    text: &'a str,
-    problems: Vec<String>,
-}
+mod vendors;
 
-impl Check<'_> {
-    fn line<T>(&self, v: &S<T>) -> usize {
-        let end = v.span().start.min(self.text.len());
-        self.text[..end].matches('\n').count() + 1
-    }
+use super::raw::{location, Leaf, RawConfig, RawDiscord, RawHttp, RawPoll, RawStore, RawVerify};
+use super::types::{
+    check_token_env, check_url, parse_duration, parse_size_value, parse_snowflake, Schemes,
+};
+use super::{ChatConfig, Config, DiscordConfig, HttpConfig, PollConfig, StoreConfig, VerifyConfig};
 
-    fn problem<T>(&mut self, key: &str, v: &S<T>, msg: impl std::fmt::Display) {
-        let line = self.line(v);
-        self.problems.push(format!("{key} (line {line}): {msg}"));
-    }
+/// Highest `http.max_redirects`: browsers give up after 20 (Fetch standard, "HTTP-redirect
+/// fetch"); a chain longer than that is a loop or an attack, not a mirror.
+const MAX_REDIRECTS_LIMIT: i64 = 20;
+/// `chat.discord.token_env` when absent.
+pub(crate) const DEFAULT_TOKEN_ENV: &str = "DISCORD_TOKEN";
+/// `chat.discord.api_base` when absent.
+pub(crate) const DEFAULT_API_BASE: &str = "https://discord.com";
 
-    fn duration(&mut self, key: &str, v: Option<&S<String>>, default: Duration) -> Duration {
-        let Some(v) = v else { return default };
-        match parse_duration(v.get_ref()) {
-            Ok(d) if d.is_zero() => {
-                self.problem(key, v, "must be longer than zero");
-                default
-            }
-            Ok(d) => d,
-            Err(e) => {
-                self.problem(key, v, e);
-                default
-            }
-        }
-    }
+const DURATION_EXAMPLE: &str = "write durations like \"15m\", \"1h\" or \"90d\"";
+const SIZE_EXAMPLE: &str = "write sizes like \"64MiB\" or \"16GiB\"";
 
-    fn size(&mut self, key: &str, v: Option<&S<String>>, default: u64) -> u64 {
-        let Some(v) = v else { return default };
-        match parse_size(v.get_ref()) {
-            Ok(0) => {
-                self.problem(key, v, "must be larger than zero");
-                default
-            }
-            Ok(n) => n,
-            Err(e) => {
-                self.problem(key, v, e);
-                default
-            }
-        }
-    }
-
-    fn positive(&mut self, key: &str, v: Option<&S<i64>>, default: u64) -> u64 {
-        let Some(v) = v else { return default };
-        match u64::try_from(*v.get_ref()) {
-            Ok(n) if n > 0 => n,
-            _ => {
-                self.problem(key, v, "must be a positive whole number");
-                default
-            }
-        }
-    }
-
-    fn url(&mut self, key: &str, v: &S<String>, schemes: &[&str]) -> String {
-        let u = v.get_ref().trim();
-        let ok = schemes.iter().any(|s| {
-            u.strip_prefix(s)
-                .and_then(|rest| rest.strip_prefix("://"))
-                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
-        });
-        if !ok {
-            self.problem(
-                key,
-                v,
-                format!("{u:?} is not a URL with scheme {}", schemes.join(", ")),
-            );
-        }
-        u.to_owned()
-    }
-
-    fn snowflake(&mut self, key: &str, v: &S<RawSnowflake>) -> u64 {
-        let n = match v.get_ref() {
-            RawSnowflake::Int(i) => u64::try_from(*i).ok(),
-            RawSnowflake::Str(s) => s.trim().parse::<u64>().ok(),
-        };
-        match n {
-            Some(n) if n > 0 => n,
-            _ => {
-                self.problem(
-                    key,
-                    v,
-                    "must be a Discord id (digits, from Developer Mode > Copy ID)",
-                );
-                0
-            }
-        }
-    }
-}
-
-pub(super) fn validate(raw: Raw, text: &str) -> Result<Config, Vec<String>> {
-    let mut c = Check {
+/// Validate `raw` (parsed from `text`, which gives line numbers) into a [`Config`], or
+/// every problem found.
+pub(crate) fn validate(text: &str, raw: RawConfig) -> Result<Config, Vec<String>> {
+    let mut check = Checker {
         text,
         problems: Vec::new(),
     };
-    let d = Config::default();
-    let mut cfg = Config::default();
-
-    if let Some(p) = &raw.store.path {
-        if p.get_ref().trim().is_empty() {
-            c.problem("store.path", p, "must not be empty");
-        }
-        cfg.store.path = PathBuf::from(p.get_ref());
-    }
-    cfg.store.cache = c.size("store.cache", raw.store.cache.as_ref(), d.store.cache);
-
-    if let Some(ua) = &raw.http.user_agent {
-        if ua.get_ref().trim().is_empty() {
-            c.problem("http.user_agent", ua, "must not be empty");
-        }
-        cfg.http.user_agent = ua.get_ref().clone();
-    }
-    cfg.http.timeout = c.duration("http.timeout", raw.http.timeout.as_ref(), d.http.timeout);
-    cfg.http.connect_timeout = c.duration(
-        "http.connect_timeout",
-        raw.http.connect_timeout.as_ref(),
-        d.http.connect_timeout,
-    );
-    cfg.http.allow_private_addresses = raw.http.allow_private_addresses.unwrap_or(false);
-    cfg.http.max_download = c.size(
-        "http.max_download",
-        raw.http.max_download.as_ref(),
-        d.http.max_download,
-    );
-    cfg.http.max_redirects = u32::try_from(c.positive(
-        "http.max_redirects",
-        raw.http.max_redirects.as_ref(),
-        u64::from(d.http.max_redirects),
-    ))
-    .unwrap_or(d.http.max_redirects);
-
-    cfg.verify.max_entry = c.size(
-        "verify.max_entry",
-        raw.verify.max_entry.as_ref(),
-        d.verify.max_entry,
-    );
-    cfg.verify.max_total = c.size(
-        "verify.max_total",
-        raw.verify.max_total.as_ref(),
-        d.verify.max_total,
-    );
-    cfg.verify.max_entries = c.positive(
-        "verify.max_entries",
-        raw.verify.max_entries.as_ref(),
-        d.verify.max_entries,
-    );
-    cfg.poll.backfill = c.duration("poll.backfill", raw.poll.backfill.as_ref(), d.poll.backfill);
-
-    if let Some(dc) = &raw.chat.discord {
-        let token_env = dc.token_env.get_ref().trim().to_owned();
-        let env_like = !token_env.is_empty()
-            && token_env
-                .chars()
-                .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_')
-            && !token_env.starts_with(|ch: char| ch.is_ascii_digit());
-        if token_env.contains('.') && token_env.len() > 50 {
-            c.problem(
-                "chat.discord.token_env",
-                &dc.token_env,
-                "looks like a bot token: never put the token in the config; set token_env = \"DISCORD_TOKEN\" and export the token in that variable",
-            );
-        } else if !env_like {
-            c.problem(
-                "chat.discord.token_env",
-                &dc.token_env,
-                "must name an environment variable, like DISCORD_TOKEN",
-            );
-        }
-        let api_base = match &dc.api_base {
-            Some(v) => c.url("chat.discord.api_base", v, &["https", "http"]),
-            None => "https://discord.com".to_owned(),
-        };
-        if let Some(k) = &dc.interactions_public_key {
-            let key = k.get_ref().trim();
-            if key.len() != 64 || !key.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                c.problem(
-                    "chat.discord.interactions_public_key",
-                    k,
-                    "must be 64 hex digits (the application's public key)",
-                );
-            }
-        }
-        if let Some(l) = &dc.interactions_listen {
-            if l.get_ref().parse::<SocketAddr>().is_err() {
-                c.problem(
-                    "chat.discord.interactions_listen",
-                    l,
-                    "must be an address like 127.0.0.1:8080",
-                );
-            }
-        }
-        cfg.chat = ChatConfig {
-            discord: Some(DiscordConfig {
-                token_env,
-                channel_id: c.snowflake("chat.discord.channel_id", &dc.channel_id),
-                approver_role_id: c
-                    .snowflake("chat.discord.approver_role_id", &dc.approver_role_id),
-                guild_id: dc
-                    .guild_id
-                    .as_ref()
-                    .map(|g| c.snowflake("chat.discord.guild_id", g)),
-                application_id: dc
-                    .application_id
-                    .as_ref()
-                    .map(|a| c.snowflake("chat.discord.application_id", a)),
-                api_base,
-                interactions_public_key: dc
-                    .interactions_public_key
-                    .as_ref()
-                    .map(|k| k.get_ref().trim().to_ascii_lowercase()),
-                interactions_listen: dc.interactions_listen.as_ref().map(|l| l.get_ref().clone()),
-            }),
-        };
-    }
-
-    let sources = ["https", "http", "file"];
-    for (i, v) in raw.vendor.iter().enumerate() {
-        let key = format!("vendor[{i}]");
-        let name = v.name.get_ref().trim().to_owned();
-        if name.is_empty()
-            || !name.chars().all(|ch| {
-                ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
-            })
-        {
-            c.problem(
-                &format!("{key}.name"),
-                &v.name,
-                "must be lowercase letters, digits, '.', '_' or '-'",
-            );
-        }
-        if cfg.vendors.iter().any(|o: &Vendor| o.name == name) {
-            c.problem(
-                &format!("{key}.name"),
-                &v.name,
-                format!("vendor {name:?} is configured twice"),
-            );
-        }
-        let advisory_url = v
-            .advisory_url
-            .as_ref()
-            .map(|u| c.url(&format!("{key}.advisory_url"), u, &["https", "http"]));
-        let feeds = v
-            .feed
-            .iter()
-            .enumerate()
-            .map(|(j, f)| FeedSource {
-                url: c.url(&format!("{key}.feed[{j}].url"), &f.url, &sources),
-                interval: c.duration(
-                    &format!("{key}.feed[{j}].interval"),
-                    f.interval.as_ref(),
-                    Duration::from_secs(15 * 60),
-                ),
-            })
-            .collect();
-        let pages = v
-            .page
-            .iter()
-            .enumerate()
-            .map(|(j, p)| {
-                if p.item_selector.get_ref().trim().is_empty() {
-                    c.problem(
-                        &format!("{key}.page[{j}].item_selector"),
-                        &p.item_selector,
-                        "must be a CSS selector, like \"article.post\"",
-                    );
-                }
-                PageSource {
-                    url: c.url(&format!("{key}.page[{j}].url"), &p.url, &sources),
-                    item_selector: p.item_selector.get_ref().clone(),
-                    next_selector: p.next_selector.as_ref().map(|n| n.get_ref().clone()),
-                    max_pages: u32::try_from(c.positive(
-                        &format!("{key}.page[{j}].max_pages"),
-                        p.max_pages.as_ref(),
-                        10,
-                    ))
-                    .unwrap_or(10),
-                    interval: c.duration(
-                        &format!("{key}.page[{j}].interval"),
-                        p.interval.as_ref(),
-                        Duration::from_secs(3600),
-                    ),
-                }
-            })
-            .collect();
-        cfg.vendors.push(Vendor {
-            name,
-            contact: v.contact.clone(),
-            advisory_url,
-            feeds,
-            pages,
-        });
-    }
-
-    if c.problems.is_empty() {
-        Ok(cfg)
+    let defaults = Config::default();
+    let config = Config {
+        store: check.store(raw.store.unwrap_or_default(), defaults.store),
+        http: check.http(raw.http.unwrap_or_default(), defaults.http),
+        verify: check.verify(raw.verify.unwrap_or_default(), defaults.verify),
+        poll: check.poll(raw.poll.unwrap_or_default(), defaults.poll),
+        chat: ChatConfig {
+            discord: raw
+                .chat
+                .and_then(|chat| chat.discord)
+                .and_then(|discord| check.discord(&discord)),
+        },
+        vendors: check.vendors(&raw.vendor),
+    };
+    if check.problems.is_empty() {
+        Ok(config)
     } else {
-        Err(c.problems)
+        Err(check.problems)
+    }
+}
+
+struct Checker<'t> {
+    text: &'t str,
+    problems: Vec<String>,
+}
+
+/// The value's type, for "expected a string, found an integer".
+fn found(value: &Value) -> String {
+    let kind = value.type_str();
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("found {article} {kind}")
+}
+
+fn expect_str<'v>(value: &'v Value, what: &str) -> Result<&'v str, String> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("expected {what} in quotes, {}", found(value)))
+}
+
+impl Checker<'_> {
+    /// Record a problem: `line N, column M: path: message`.
+    fn report(&mut self, path: &str, span: Option<&Range<usize>>, message: impl Display) {
+        let problem = match span {
+            Some(span) => format!("{}: {path}: {message}", location(self.text, span.start)),
+            None => format!("{path}: {message}"),
+        };
+        self.problems.push(problem);
+    }
+
+    /// Run `parse` on a present leaf; on error record it at the leaf's position.
+    fn leaf<T>(
+        &mut self,
+        path: &str,
+        leaf: &Leaf,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
+        let leaf = leaf.as_ref()?;
+        match parse(leaf.get_ref()) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.report(path, Some(&leaf.span()), message);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: &str, leaf: &Leaf, positive: bool) -> Option<Duration> {
+        self.leaf(path, leaf, |value| {
+            let text = value.as_str().ok_or_else(|| {
+                format!(
+                    "expected a duration in quotes, {}; {DURATION_EXAMPLE}",
+                    found(value)
+                )
+            })?;
+            let duration = parse_duration(text)?;
+            if positive && duration.is_zero() {
+                return Err(format!("must be longer than zero; {DURATION_EXAMPLE}"));
+            }
+            Ok(duration)
+        })
+    }
+
+    fn size(&mut self, path: &str, leaf: &Leaf) -> Option<u64> {
+        self.leaf(path, leaf, |value| {
+            let size = parse_size_value(value)?;
+            if size == 0 {
+                return Err(format!("must be larger than zero; {SIZE_EXAMPLE}"));
+            }
+            Ok(size)
+        })
+    }
+
+    fn integer(&mut self, path: &str, leaf: &Leaf, min: i64, max: i64) -> Option<i64> {
+        self.leaf(path, leaf, |value| {
+            let n = value.as_integer().ok_or_else(|| {
+                format!(
+                    "expected a whole number from {min} to {max}, {}",
+                    found(value)
+                )
+            })?;
+            if (min..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "{n} is out of range; use a number from {min} to {max}"
+                ))
+            }
+        })
+    }
+
+    fn boolean(&mut self, path: &str, leaf: &Leaf) -> Option<bool> {
+        self.leaf(path, leaf, |value| {
+            value
+                .as_bool()
+                .ok_or_else(|| format!("expected true or false (no quotes), {}", found(value)))
+        })
+    }
+
+    /// A string that must not be empty (after trimming) nor hold control characters.
+    fn text(&mut self, path: &str, leaf: &Leaf, what: &str) -> Option<String> {
+        self.leaf(path, leaf, |value| {
+            let text = expect_str(value, what)?;
+            if text.trim().is_empty() {
+                return Err(format!("must not be empty; write {what} or remove the key"));
+            }
+            if text.chars().any(char::is_control) {
+                return Err(format!(
+                    "contains control characters; write {what} on one line"
+                ));
+            }
+            Ok(text.to_owned())
+        })
+    }
+
+    fn url(&mut self, path: &str, leaf: &Leaf, schemes: Schemes) -> Option<String> {
+        self.leaf(path, leaf, |value| {
+            check_url(expect_str(value, "a URL")?, schemes)
+        })
+    }
+
+    fn snowflake(&mut self, path: &str, leaf: &Leaf) -> Option<u64> {
+        self.leaf(path, leaf, parse_snowflake)
+    }
+
+    /// A required key that is absent: reported at its table's header.
+    fn missing(&mut self, path: &str, table: &Range<usize>, what: &str) {
+        self.report(path, Some(table), format!("missing; {what}"));
+    }
+
+    fn store(&mut self, raw: RawStore, default: StoreConfig) -> StoreConfig {
+        StoreConfig {
+            path: self
+                .text("store.path", &raw.path, "a directory such as \"data\"")
+                .map_or(default.path, PathBuf::from),
+            cache: self
+                .size("store.cache", &raw.cache)
+                .unwrap_or(default.cache),
+        }
+    }
+
+    fn http(&mut self, raw: RawHttp, default: HttpConfig) -> HttpConfig {
+        let user_agent = self.text(
+            "http.user_agent",
+            &raw.user_agent,
+            "a user agent such as \"trustwatch/0.1 (+mailto:ops@example.com)\"",
+        );
+        HttpConfig {
+            user_agent: user_agent.unwrap_or(default.user_agent),
+            timeout: self
+                .duration("http.timeout", &raw.timeout, true)
+                .unwrap_or(default.timeout),
+            connect_timeout: self
+                .duration("http.connect_timeout", &raw.connect_timeout, true)
+                .unwrap_or(default.connect_timeout),
+            allow_private_addresses: self
+                .boolean("http.allow_private_addresses", &raw.allow_private_addresses)
+                .unwrap_or(default.allow_private_addresses),
+            max_download: self
+                .size("http.max_download", &raw.max_download)
+                .unwrap_or(default.max_download),
+            max_redirects: self
+                .integer(
+                    "http.max_redirects",
+                    &raw.max_redirects,
+                    0,
+                    MAX_REDIRECTS_LIMIT,
+                )
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(default.max_redirects),
+        }
+    }
+
+    fn verify(&mut self, raw: RawVerify, default: VerifyConfig) -> VerifyConfig {
+        let max_entry = self.size("verify.max_entry", &raw.max_entry);
+        let max_total = self.size("verify.max_total", &raw.max_total);
+        let config = VerifyConfig {
+            max_entry: max_entry.unwrap_or(default.max_entry),
+            max_total: max_total.unwrap_or(default.max_total),
+            max_entries: self
+                .integer("verify.max_entries", &raw.max_entries, 1, i64::MAX)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(default.max_entries),
+        };
+        if config.max_entry > config.max_total {
+            // Point at whichever of the two was written (max_entry first).
+            let span = raw
+                .max_entry
+                .as_ref()
+                .or(raw.max_total.as_ref())
+                .map(Spanned::span);
+            self.report(
+                "verify.max_entry",
+                span.as_ref(),
+                format!(
+                    "{} bytes is larger than verify.max_total ({} bytes); one entry cannot exceed \
+                     the whole package, so lower max_entry or raise max_total",
+                    config.max_entry, config.max_total
+                ),
+            );
+        }
+        config
+    }
+
+    fn poll(&mut self, raw: RawPoll, default: PollConfig) -> PollConfig {
+        PollConfig {
+            backfill: self
+                .duration("poll.backfill", &raw.backfill, false)
+                .unwrap_or(default.backfill),
+        }
+    }
+
+    fn discord(&mut self, raw: &Spanned<RawDiscord>) -> Option<DiscordConfig> {
+        let table = raw.span();
+        let raw = raw.get_ref();
+        let count = self.problems.len();
+        let token_env = self
+            .leaf("chat.discord.token_env", &raw.token_env, |value| {
+                let name = expect_str(value, "the name of an environment variable")?;
+                check_token_env(name).map(|()| name.to_owned())
+            })
+            .unwrap_or_else(|| DEFAULT_TOKEN_ENV.to_owned());
+        let channel_id = self.snowflake("chat.discord.channel_id", &raw.channel_id);
+        if raw.channel_id.is_none() {
+            self.missing(
+                "chat.discord.channel_id",
+                &table,
+                "set the id of the channel where findings are posted",
+            );
+        }
+        let approver_role_id =
+            self.snowflake("chat.discord.approver_role_id", &raw.approver_role_id);
+        if raw.approver_role_id.is_none() {
+            self.missing(
+                "chat.discord.approver_role_id",
+                &table,
+                "set the id of the role whose members may approve and revoke anchors",
+            );
+        }
+        let guild_id = self.snowflake("chat.discord.guild_id", &raw.guild_id);
+        let application_id = self.snowflake("chat.discord.application_id", &raw.application_id);
+        let api_base = self
+            .url("chat.discord.api_base", &raw.api_base, Schemes::Http)
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        let public_key =
+            self.leaf(
+                "chat.discord.interactions_public_key",
+                &raw.interactions_public_key,
+                |value| {
+                    let key = expect_str(value, "a hex public key")?;
+                    if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        Ok(key.to_ascii_lowercase())
+                    } else {
+                        Err("must be 64 hex characters: copy \"Public Key\" from the application's \
+                         General Information page in the Discord developer portal"
+                        .to_owned())
+                    }
+                },
+            );
+        let listen = self.leaf(
+            "chat.discord.interactions_listen",
+            &raw.interactions_listen,
+            |value| {
+                let addr = expect_str(value, "an address like \"127.0.0.1:8080\"")?;
+                addr.parse::<SocketAddr>().map(|_| addr.to_owned()).map_err(|_| {
+                    format!("{addr:?} is not an address and port; write one like \"127.0.0.1:8080\" or \"[::]:8080\"")
+                })
+            },
+        );
+        match (&raw.interactions_public_key, &raw.interactions_listen) {
+            (Some(_), None) => self.missing(
+                "chat.discord.interactions_listen",
+                &table,
+                "the HTTP interactions endpoint needs an address to listen on, e.g. \"127.0.0.1:8080\"",
+            ),
+            (None, Some(listen)) => self.report(
+                "chat.discord.interactions_listen",
+                Some(&listen.span()),
+                "is only used with interactions_public_key; set the key too, or remove this line to use the gateway",
+            ),
+            _ => {}
+        }
+        if self.problems.len() > count {
+            return None;
+        }
+        Some(DiscordConfig {
+            token_env,
+            channel_id: channel_id?,
+            approver_role_id: approver_role_id?,
+            guild_id,
+            application_id,
+            api_base,
+            interactions_public_key: public_key,
+            interactions_listen: listen,
+        })
     }
 }
