@@ -5,6 +5,7 @@
 //! in <url> on <date>").
 
 pub mod extract;
+pub mod kind;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -33,6 +34,10 @@ pub struct Finding {
     /// Fingerprints the text announces (SHA-256, lowercase hex).
     #[serde(default)]
     pub fingerprints: Vec<Fingerprint>,
+    /// 40-hex fingerprints the text announces (SHA-1 certificate or OpenPGP v4 key
+    /// fingerprints): reported, never turned into anchors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sha1_fingerprints: Vec<String>,
     /// SHA-256 of each certificate the entry carries.
     #[serde(default)]
     pub certificates: Vec<Fingerprint>,
@@ -62,5 +67,73 @@ impl Finding {
                 .names
                 .iter()
                 .any(|n| names.iter().any(|m| m.eq_ignore_ascii_case(n)))
+    }
+}
+
+/// Most characters in a finding's summary.
+const SUMMARY_CHARS: usize = 400;
+
+/// An entry understood: the finding (when it is worth reporting) and the certificates
+/// it carries (which become candidate anchors for a rotation).
+#[derive(Debug, Clone)]
+pub struct Understood {
+    pub finding: Option<Finding>,
+    pub certificates: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Certificate links found in the text, to fetch (with the address guard).
+    pub cert_links: Vec<String>,
+}
+
+/// Understand one entry from `vendor`'s source. Pure.
+pub fn understand(entry: &crate::sources::Entry, vendor: &str) -> Understood {
+    let ex = extract::extract(&entry.text);
+    let mut cert_links = ex.cert_links.clone();
+    for l in &entry.links {
+        let path = l.split(['?', '#']).next().unwrap_or(l).to_ascii_lowercase();
+        if [".crt", ".cer", ".pem", ".der", ".p7b", ".p7c"]
+            .iter()
+            .any(|e| path.ends_with(e))
+            && !cert_links.contains(l)
+        {
+            cert_links.push(l.clone());
+        }
+    }
+    let finding = kind::classify(&entry.title, &entry.text, &ex).map(|kind| {
+        let mut names = Vec::new();
+        for c in &ex.certificates {
+            if let Ok(info) = crate::trust::cert::inspect(c) {
+                for n in [info.subject, info.issuer] {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+            }
+        }
+        let body = entry
+            .text
+            .strip_prefix(entry.title.as_str())
+            .unwrap_or(&entry.text);
+        let mut summary: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        if summary.chars().count() > SUMMARY_CHARS {
+            summary = summary.chars().take(SUMMARY_CHARS).collect::<String>() + "…";
+        }
+        Finding {
+            kind,
+            vendor: vendor.to_owned(),
+            title: entry.title.clone(),
+            url: entry.url.clone(),
+            published: entry.published,
+            fingerprints: ex.sha256.clone(),
+            sha1_fingerprints: ex.sha1.clone(),
+            certificates: ex.certificates.iter().map(|c| Fingerprint::of(c)).collect(),
+            cves: ex.cves.clone(),
+            config_keys: ex.config_keys.clone(),
+            summary,
+            names,
+        }
+    });
+    Understood {
+        finding,
+        certificates: ex.certificates,
+        cert_links,
     }
 }

@@ -99,6 +99,7 @@ fn verify_cites_stored_advisories_that_mention_the_key() {
             url: "https://forum.dten.example/t/code-signing-ca-rotation/4242".into(),
             published: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_300)),
             fingerprints: vec![pki.intermediate.sha256().parse().unwrap()],
+            sha1_fingerprints: Vec::new(),
             certificates: Vec::new(),
             cves: Vec::new(),
             config_keys: Vec::new(),

@@ -11,7 +11,8 @@
 //!    a root or cross-sign), unless it is only a TLS/website certificate renewal with
 //!    no word about signing software, packages or releases (status pages renew their
 //!    certificates all the time and that is not news for package verification).
-//! 3. `advisory`: a CVE id, or "security advisory", "vulnerability", "security update".
+//! 3. `advisory`: a CVE or GHSA id, or "security advisory", "vulnerability",
+//!    "security update", "exploit", "malicious".
 //! 4. `deprecation`: a configuration key near a deprecation word, or deprecation of an
 //!    option, setting, API or certificate type.
 //! 5. Nothing worth reporting otherwise.
@@ -19,7 +20,7 @@
 use crate::advisory::extract::Extracted;
 use crate::advisory::FindingKind;
 
-const KEY_WORDS: [&str; 22] = [
+const KEY_WORDS: [&str; 23] = [
     "signing key",
     "code-signing",
     "code signing",
@@ -32,7 +33,8 @@ const KEY_WORDS: [&str; 22] = [
     "root ca",
     "root certificate",
     "new root",
-    "intermediate",
+    "intermediate ca",
+    "intermediate certificate",
     "certificate authority",
     "key fingerprint",
     "cross-sign",
@@ -95,16 +97,14 @@ const TLS_WORDS: [&str; 7] = [
     "web server certificate",
     "certificate renewal",
 ];
-const SOFTWARE_WORDS: [&str; 10] = [
-    "package", "release", "firmware", "binar", "installer", "software", "rpm", "deb", "update",
-    "sign",
-];
-const ADVISORY_WORDS: [&str; 5] = [
+const ADVISORY_WORDS: [&str; 7] = [
     "security advisory",
     "vulnerab",
     "security update",
     "security fix",
     "exploit",
+    "malicious",
+    "ghsa-",
 ];
 const DEPRECATION_TARGETS: [&str; 7] = [
     "option",
@@ -127,7 +127,12 @@ pub fn classify(title: &str, text: &str, ex: &Extracted) -> Option<FindingKind> 
         || !ex.sha256.is_empty()
         || !ex.sha1.is_empty()
         || any(&t, &KEY_WORDS);
-    let tls_only = any(&t, &TLS_WORDS) && !any(&t, &KEY_WORDS) && !any(&t, &["package", "release", "firmware", "code sign", "signing key"]);
+    let tls_only = any(&t, &TLS_WORDS)
+        && !any(&t, &KEY_WORDS)
+        && !any(
+            &t,
+            &["package", "release", "firmware", "code sign", "signing key"],
+        );
     if key_material && !tls_only {
         let revokes = any(&t, &REVOCATION_WORDS);
         if revokes && !any(&t, &REPLACEMENT_WORDS) {
@@ -140,10 +145,10 @@ pub fn classify(title: &str, text: &str, ex: &Extracted) -> Option<FindingKind> 
     if !ex.cves.is_empty() || any(&t, &ADVISORY_WORDS) {
         return Some(FindingKind::Advisory);
     }
-    let deprecates = t.contains("deprecat") || t.contains("removed") || t.contains("no longer supported");
+    let deprecates =
+        t.contains("deprecat") || t.contains("removed") || t.contains("no longer supported");
     if !ex.config_keys.is_empty() || (deprecates && any(&t, &DEPRECATION_TARGETS)) {
         return Some(FindingKind::Deprecation);
     }
-    let _ = SOFTWARE_WORDS;
     None
 }

@@ -39,6 +39,7 @@ fn finding(title: &str, fp: Fingerprint, day: Option<i64>) -> Finding {
         url: "https://dten.example/a".into(),
         published: day.map(|d| OffsetDateTime::UNIX_EPOCH + time::Duration::days(d)),
         fingerprints: vec![fp],
+        sha1_fingerprints: Vec::new(),
         certificates: Vec::new(),
         cves: Vec::new(),
         config_keys: Vec::new(),
