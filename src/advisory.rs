@@ -97,7 +97,9 @@ pub fn understand(entry: &crate::sources::Entry, vendor: &str) -> Understood {
             cert_links.push(l.clone());
         }
     }
-    let finding = kind::classify(&entry.title, &entry.text, &ex).map(|kind| {
+    // The text already holds a feed entry's title; a page post's title may be the
+    // page's, which must not colour every reply in the thread.
+    let finding = kind::classify("", &entry.text, &ex).map(|kind| {
         let mut names = Vec::new();
         for c in &ex.certificates {
             if let Ok(info) = crate::trust::cert::inspect(c) {
@@ -112,7 +114,10 @@ pub fn understand(entry: &crate::sources::Entry, vendor: &str) -> Understood {
             .text
             .strip_prefix(entry.title.as_str())
             .unwrap_or(&entry.text);
-        let mut summary: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut summary: String = without_pem(body)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if summary.chars().count() > SUMMARY_CHARS {
             summary = summary.chars().take(SUMMARY_CHARS).collect::<String>() + "…";
         }
@@ -136,4 +141,28 @@ pub fn understand(entry: &crate::sources::Entry, vendor: &str) -> Understood {
         certificates: ex.certificates,
         cert_links,
     }
+}
+
+/// `text` with PEM blocks replaced by a short marker (base64 is noise in a summary).
+fn without_pem(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after
+            .find("-----END ")
+            .and_then(|e| after[e + 9..].find("-----").map(|f| e + 9 + f + 5))
+        {
+            Some(end) => {
+                out.push_str("[certificate]");
+                rest = &after[end..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -2,6 +2,7 @@
 //! `anyhow` is used only at this edge.
 
 mod escalate;
+mod poll;
 mod store;
 mod trust;
 mod verify;
@@ -63,6 +64,8 @@ pub enum Command {
     /// Manage trust anchors.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Poll every configured source once and print the new findings.
+    Poll(poll::PollArgs),
     /// Print the escalation script for an unknown or pending signing key.
     Escalate(escalate::EscalateArgs),
     /// Back up and restore the store.
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Trust(cmd) => trust::run(&ctx, cmd),
         Command::Escalate(args) => escalate::run(&ctx, &args),
+        Command::Poll(args) => poll::run(&ctx, &args),
         Command::Store(cmd) => store::run(&ctx, cmd),
     });
     match outcome {

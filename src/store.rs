@@ -13,6 +13,7 @@
 
 mod backup;
 mod codec;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
+pub use watch::{EntryRecord, EntryStatus, SourceState};
 
 /// The schema this build writes and understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -77,6 +79,10 @@ pub struct Store {
     audit: sled::Tree,
     findings: sled::Tree,
     meta: sled::Tree,
+    /// Entries seen per source: key SHA-256(source, entry id), value content hash.
+    seen: sled::Tree,
+    /// Per-source state: first poll done, HTTP validators, failure streak.
+    sources: sled::Tree,
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> Error {
@@ -117,6 +123,8 @@ impl Store {
             audit: tree("audit")?,
             findings: tree("findings")?,
             meta: tree("meta")?,
+            seen: tree("seen")?,
+            sources: tree("sources")?,
             db,
             path: dir.to_path_buf(),
         };
@@ -186,46 +194,12 @@ impl Store {
         new: &Anchor,
         audit: &AuditDraft,
     ) -> Result<AuditEntry, Error> {
-        let key = *new.sha256.as_bytes();
         let value = codec::encode(new)?;
         let result =
             (&self.anchors, &self.audit, &self.meta).transaction(|(anchors, log, meta)| {
-                let stored = anchors.get(key)?;
-                let stored: Option<Anchor> = match stored {
-                    Some(v) => Some(
-                        codec::decode("anchors", &v)
-                            .map_err(ConflictableTransactionError::Abort)?,
-                    ),
-                    None => None,
-                };
-                if stored.as_ref() != expected {
-                    return Err(ConflictableTransactionError::Abort(Error::Conflict(
-                        new.sha256,
-                    )));
-                }
-                let seq = next_seq(meta.get(META_AUDIT_SEQ)?.as_deref());
-                let entry = AuditEntry {
-                    seq,
-                    at: audit.at,
-                    actor: audit.actor.clone(),
-                    action: audit.action,
-                    sha256: new.sha256,
-                    vendor: new.vendor.clone(),
-                    from_state: expected.map(|a| a.state),
-                    to_state: new.state,
-                    reason: audit.reason.clone(),
-                    source: audit.source.clone(),
-                };
-                let encoded = codec::encode(&entry).map_err(ConflictableTransactionError::Abort)?;
-                anchors.insert(&key, value.as_slice())?;
-                log.insert(&seq.to_be_bytes(), encoded)?;
-                meta.insert(META_AUDIT_SEQ, &seq.to_be_bytes())?;
-                Ok(entry)
+                write_change(anchors, log, meta, expected, new, &value, audit)
             });
-        let entry = result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => io("write anchor and audit entry")(e),
-        })?;
+        let entry = result.map_err(unwrap_tx("write anchor and audit entry"))?;
         self.flush()?;
         Ok(entry)
     }
@@ -312,6 +286,57 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, Error> {
         self.db.size_on_disk().map_err(io("size on disk"))
     }
+}
+
+type Tx = sled::transaction::TransactionalTree;
+type TxResult<T> = Result<T, ConflictableTransactionError<Error>>;
+
+fn unwrap_tx(op: &'static str) -> impl Fn(TransactionError<Error>) -> Error {
+    move |e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => io(op)(e),
+    }
+}
+
+/// Inside a transaction: write `new` (pre-encoded as `value`) if the stored anchor is
+/// still `expected`, and append its audit entry.
+fn write_change(
+    anchors: &Tx,
+    log: &Tx,
+    meta: &Tx,
+    expected: Option<&Anchor>,
+    new: &Anchor,
+    value: &[u8],
+    audit: &AuditDraft,
+) -> TxResult<AuditEntry> {
+    let key = *new.sha256.as_bytes();
+    let stored: Option<Anchor> = match anchors.get(key)? {
+        Some(v) => Some(codec::decode("anchors", &v).map_err(ConflictableTransactionError::Abort)?),
+        None => None,
+    };
+    if stored.as_ref() != expected {
+        return Err(ConflictableTransactionError::Abort(Error::Conflict(
+            new.sha256,
+        )));
+    }
+    let seq = next_seq(meta.get(META_AUDIT_SEQ)?.as_deref());
+    let entry = AuditEntry {
+        seq,
+        at: audit.at,
+        actor: audit.actor.clone(),
+        action: audit.action,
+        sha256: new.sha256,
+        vendor: new.vendor.clone(),
+        from_state: expected.map(|a| a.state),
+        to_state: new.state,
+        reason: audit.reason.clone(),
+        source: audit.source.clone(),
+    };
+    let encoded = codec::encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+    anchors.insert(&key, value)?;
+    log.insert(&seq.to_be_bytes(), encoded)?;
+    meta.insert(META_AUDIT_SEQ, &seq.to_be_bytes())?;
+    Ok(entry)
 }
 
 fn next_seq(current: Option<&[u8]>) -> u64 {

@@ -282,7 +282,11 @@ pub fn build_chain(input: &ChainInput<'_>) -> ChainOutcome {
                 path: vec![leaf.clone()],
             };
         }
-        let chosen: Vec<&Usable> = usable.iter().filter(|u| u.state == state).collect();
+        let mut chosen: Vec<&Usable> = usable.iter().filter(|u| u.state == state).collect();
+        // When a root and a cross-signed copy of it (same subject and key) are both
+        // stored, name the self-signed root as the anchor reached: it is the one the
+        // vendor announced as the root.
+        chosen.sort_by_key(|u| !inspect(&u.der).is_ok_and(|i| i.self_issued));
         if chosen.is_empty() {
             continue;
         }

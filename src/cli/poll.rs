@@ -1,0 +1,128 @@
+//! `trustwatch poll --once`: one cycle over every source; prints the findings that are
+//! new since the last cycle (json: one object per line, CONTRACT §5).
+
+use std::fmt::Write as _;
+
+use anyhow::anyhow;
+use clap::Args;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{exit, print, Context, Failure, Format, Outcome};
+use crate::advisory::FindingKind;
+use crate::poll::{poll_once, Reported};
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Poll every source once and exit (the scheduled loop is `trustwatch run`).
+    #[arg(long)]
+    pub once: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// CONTRACT §5's JSON line.
+#[derive(Serialize)]
+struct Line<'a> {
+    kind: FindingKind,
+    vendor: &'a str,
+    title: &'a str,
+    url: &'a str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    published: Option<OffsetDateTime>,
+    fingerprints: Vec<String>,
+    certificates: Vec<String>,
+    cves: &'a [String],
+    config_keys: &'a [String],
+    summary: &'a str,
+    /// Extension: true when this is an edited entry reported again.
+    update: bool,
+}
+
+pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
+    if !args.once {
+        return Err(Failure::usage(anyhow!(
+            "poll needs --once (the scheduled loop is `trustwatch run`)"
+        )));
+    }
+    let store = ctx.open_store()?;
+    let reported =
+        poll_once(&ctx.config, &store, OffsetDateTime::now_utc()).map_err(Failure::other)?;
+    let mut out = String::new();
+    for r in &reported {
+        match args.format {
+            Format::Json => {
+                let json = serde_json::to_string(&line(r)).map_err(Failure::other)?;
+                let _ = writeln!(out, "{json}");
+            }
+            Format::Text => render_text(&mut out, r),
+        }
+    }
+    if args.format == Format::Text && reported.is_empty() {
+        out.push_str("no new findings\n");
+    }
+    print(&out)?;
+    Ok(exit::OK)
+}
+
+fn line(r: &Reported) -> Line<'_> {
+    let f = &r.finding;
+    Line {
+        kind: f.kind,
+        vendor: &f.vendor,
+        title: &f.title,
+        url: &f.url,
+        published: f.published,
+        fingerprints: f
+            .fingerprints
+            .iter()
+            .map(ToString::to_string)
+            .chain(f.sha1_fingerprints.iter().cloned())
+            .collect(),
+        certificates: f.certificates.iter().map(ToString::to_string).collect(),
+        cves: &f.cves,
+        config_keys: &f.config_keys,
+        summary: &f.summary,
+        update: r.update,
+    }
+}
+
+fn render_text(out: &mut String, r: &Reported) {
+    let f = &r.finding;
+    let kind = serde_json::to_value(f.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let when = f
+        .published
+        .and_then(|p| p.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "undated".into());
+    let update = if r.update { " (updated)" } else { "" };
+    let _ = writeln!(out, "[{kind}] {}: {}{update}", f.vendor, f.title);
+    let _ = writeln!(out, "  {} ({when})", f.url);
+    for fp in &f.fingerprints {
+        let _ = writeln!(out, "  fingerprint sha256 {fp}");
+    }
+    for fp in &f.sha1_fingerprints {
+        let _ = writeln!(out, "  fingerprint (SHA-1/OpenPGP) {fp}");
+    }
+    for c in &f.certificates {
+        let _ = writeln!(out, "  certificate sha256 {c}");
+    }
+    if f.kind == FindingKind::CaRotation
+        && !(f.fingerprints.is_empty() && f.certificates.is_empty())
+    {
+        let _ = writeln!(out, "  recorded as candidate anchors: not trusted until a person runs `trustwatch trust approve`");
+    }
+    if !f.cves.is_empty() {
+        let _ = writeln!(out, "  {}", f.cves.join(", "));
+    }
+    for k in &f.config_keys {
+        let _ = writeln!(out, "  config key {k}");
+    }
+    if !f.summary.is_empty() {
+        let _ = writeln!(out, "  {}", f.summary);
+    }
+    out.push('\n');
+}
