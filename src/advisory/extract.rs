@@ -57,6 +57,8 @@ static DEPRECATION: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
+/// How far before a bare hex run a label may stand (characters).
+const LABEL_WINDOW: usize = 100;
 const LABELS: [&str; 6] = [
     "fingerprint",
     "sha256",
@@ -101,22 +103,29 @@ pub fn extract(text: &str) -> Extracted {
 }
 
 fn fingerprints(text: &str, out: &mut Extracted) {
+    // End of the last accepted fingerprint: a list ("… or …", "…, …") inherits its label.
+    let mut last_end: Option<usize> = None;
     for m in HEX_RUN.find_iter(text) {
         let raw = m.as_str();
         let Some(digits) = fingerprint_window(raw) else {
             continue;
         };
         let separated = raw.contains([':', ' ', '-', '\t']);
-        let before = &text[text[..m.start()]
+        let window_start = text[..m.start()]
             .char_indices()
             .rev()
-            .nth(60)
-            .map_or(0, |(i, _)| i)..m.start()]
-            .to_ascii_lowercase();
+            .nth(LABEL_WINDOW)
+            .map_or(0, |(i, _)| i);
+        let before = text[window_start..m.start()].to_ascii_lowercase();
         let labelled = LABELS.iter().any(|l| before.contains(l));
-        if !(separated || labelled) {
+        let in_list = last_end.is_some_and(|end| {
+            let gap = &text[end..m.start()];
+            gap.len() <= 12 && !gap.contains('\n')
+        });
+        if !(separated || labelled || in_list) {
             continue;
         }
+        last_end = Some(m.end());
         let lower = digits.to_ascii_lowercase();
         if lower.len() == 64 {
             if let Ok(fp) = lower.parse::<Fingerprint>() {
