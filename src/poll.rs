@@ -8,14 +8,16 @@
 //! `candidate` anchor of its vendor, never approved; a `key_revocation` revokes the
 //! fingerprints it names only where they match a stored anchor of that vendor. A source
 //! that keeps failing yields one `source_error` finding, and one notice when it
-//! recovers. Certificate links are reported in the finding (fetching them, with the
-//! address guard, comes with the network fetcher).
+//! recovers. Certificate links in a rotation post are fetched behind the address guard
+//! and their certificates become candidates too. A source whose server sent
+//! `Retry-After` is not asked again before that time. Feeds use conditional GET: a 304
+//! means nothing changed.
 
 use time::OffsetDateTime;
 
 use crate::advisory::{understand, Finding, FindingKind, Understood};
 use crate::config::{Config, Vendor};
-use crate::fetch;
+use crate::fetch::{self, Fetched, Fetcher, Trust, Validators};
 use crate::sources::{self, Entry};
 use crate::store::{self, EntryRecord, EntryStatus, Store};
 use crate::trust::approval::{self, Change};
@@ -42,9 +44,10 @@ impl Source<'_> {
 }
 
 /// Poll every source once.
-pub fn poll_once(
+pub async fn poll_once(
     config: &Config,
     store: &Store,
+    fetcher: &Fetcher,
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
     let mut out = Vec::new();
@@ -60,16 +63,40 @@ pub fn poll_once(
             page: Some(p),
         });
         for source in feeds.chain(pages) {
-            out.extend(poll_source(config, store, &source, now)?);
+            out.extend(poll_source(config, store, fetcher, &source, now).await?);
         }
     }
     Ok(out)
 }
 
-fn read_entries(config: &Config, source: &Source<'_>) -> Result<Vec<Entry>, String> {
+/// Most certificate links fetched from one post.
+const MAX_CERT_LINKS: usize = 5;
+
+/// The source's entries, or `None` when the server said nothing changed (304).
+async fn read_entries(
+    fetcher: &Fetcher,
+    source: &Source<'_>,
+    validators: &mut Validators,
+) -> Result<Option<Vec<Entry>>, fetch::Error> {
     let Some(page) = source.page else {
-        let bytes = fetch::fetch_source(source.url, &config.http).map_err(|e| e.to_string())?;
-        return sources::parse_feed(&bytes, source.url).map_err(|e| format!("{}: {e}", source.url));
+        return match fetcher
+            .get(source.url, Trust::Configured, validators)
+            .await?
+        {
+            Fetched::NotModified => Ok(None),
+            Fetched::Body {
+                bytes,
+                validators: v,
+            } => {
+                *validators = v;
+                sources::parse_feed(&bytes, source.url)
+                    .map(Some)
+                    .map_err(|e| fetch::Error::Read {
+                        url: source.url.to_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+        };
     };
     let mut entries = Vec::new();
     let mut url = source.url.to_owned();
@@ -80,7 +107,12 @@ fn read_entries(config: &Config, source: &Source<'_>) -> Result<Vec<Entry>, Stri
     };
     let first_host = host(&url);
     for _ in 0..page.max_pages {
-        let bytes = fetch::fetch_source(&url, &config.http).map_err(|e| e.to_string())?;
+        let Fetched::Body { bytes, .. } = fetcher
+            .get(&url, Trust::Configured, &Validators::default())
+            .await?
+        else {
+            break;
+        };
         let html = String::from_utf8_lossy(&bytes);
         let parsed = sources::parse_page(
             &html,
@@ -88,7 +120,10 @@ fn read_entries(config: &Config, source: &Source<'_>) -> Result<Vec<Entry>, Stri
             &page.item_selector,
             page.next_selector.as_deref(),
         )
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| fetch::Error::Read {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
         entries.extend(parsed.entries);
         // Pagination is followed only while it stays on the configured page's host.
         match parsed.next {
@@ -96,21 +131,72 @@ fn read_entries(config: &Config, source: &Source<'_>) -> Result<Vec<Entry>, Stri
             _ => break,
         }
     }
-    Ok(entries)
+    Ok(Some(entries))
 }
 
-fn poll_source(
+/// Fetch the certificate files a rotation post links to, behind the address guard.
+async fn linked_certificates(fetcher: &Fetcher, und: &mut Understood) {
+    if und
+        .finding
+        .as_ref()
+        .is_none_or(|f| f.kind != FindingKind::CaRotation)
+    {
+        return;
+    }
+    for link in und.cert_links.iter().take(MAX_CERT_LINKS) {
+        match fetcher
+            .get(link, Trust::Guarded, &Validators::default())
+            .await
+        {
+            Ok(Fetched::Body { bytes, .. }) => {
+                match crate::trust::import::parse_certificates(&bytes) {
+                    Ok(certs) => {
+                        for c in certs {
+                            if !und.certificates.contains(&c) {
+                                if let Some(f) = und.finding.as_mut() {
+                                    f.certificates.push(Fingerprint::of(&c));
+                                }
+                                und.certificates.push(c);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(url = %link, error = %e, "linked certificate unreadable")
+                    }
+                }
+            }
+            Ok(Fetched::NotModified) => {}
+            Err(e) => tracing::warn!(url = %link, error = %e, "linked certificate not fetched"),
+        }
+    }
+}
+
+async fn poll_source(
     config: &Config,
     store: &Store,
+    fetcher: &Fetcher,
     source: &Source<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
     let id = source.id();
     let mut state = store.source_state(&id)?;
     let mut out = Vec::new();
-    let entries = match read_entries(config, source) {
+    if state.retry_until.is_some_and(|t| now < t) {
+        tracing::debug!(source = %id, "skipped: the server asked us to retry later");
+        return Ok(out);
+    }
+    let mut validators = Validators {
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    let entries = match read_entries(fetcher, source, &mut validators).await {
         Ok(e) => e,
-        Err(reason) => {
+        Err(err) => {
+            // Honour Retry-After, at most a day ahead.
+            state.retry_until = err.retry_after().map(|s| {
+                now + time::Duration::seconds(i64::try_from(s.min(86_400)).unwrap_or(86_400))
+            });
+            let reason = err.to_string();
             tracing::warn!(source = %id, error = %reason, "poll failed");
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(reason.clone());
@@ -147,9 +233,21 @@ fn poll_source(
         state.failures = 0;
         state.last_error = None;
     }
+    state.retry_until = None;
+    let Some(entries) = entries else {
+        tracing::debug!(source = %id, "not modified");
+        state.last_poll = Some(now);
+        store.put_source_state(&id, &state)?;
+        return Ok(out);
+    };
+    state.etag = validators.etag;
+    state.last_modified = validators.last_modified;
     let backfill_before = now - config.poll.backfill;
     for entry in &entries {
-        let und = understand(entry, &source.vendor.name);
+        let mut und = understand(entry, &source.vendor.name);
+        if store.seen(&id, &entry.id)? != Some(entry.content_hash()) {
+            linked_certificates(fetcher, &mut und).await;
+        }
         let changes = plan_changes(store, &und, &source.vendor.name, now)?;
         let status = store.record_entry(&EntryRecord {
             source: &id,

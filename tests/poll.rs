@@ -260,21 +260,6 @@ fn a_paginated_thread_is_followed_on_its_host() {
 }
 
 #[test]
-fn http_sources_fail_with_a_clear_reason_until_the_fetcher_lands() {
-    let env = Env::new();
-    env.write(
-        "trustwatch.toml",
-        format!("[store]\npath = {:?}\n[[vendor]]\nname = \"acme\"\n[[vendor.feed]]\nurl = \"https://acme.example/feed.xml\"\n", env.path("data").display().to_string()),
-    );
-    let findings = poll(&env);
-    assert_eq!(findings[0]["kind"], "source_error");
-    assert!(findings[0]["summary"]
-        .as_str()
-        .unwrap()
-        .contains("not fetched by this build yet"));
-}
-
-#[test]
 fn poll_without_once_is_a_usage_error() {
     let env = Env::new();
     let out = env.run(&["poll"]);

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::{exit, print, Context, Failure, Format, Outcome};
 use crate::advisory::FindingKind;
+use crate::fetch::Fetcher;
 use crate::poll::{poll_once, Reported};
 
 #[derive(Debug, Args)]
@@ -47,8 +48,19 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
         )));
     }
     let store = ctx.open_store()?;
-    let reported =
-        poll_once(&ctx.config, &store, OffsetDateTime::now_utc()).map_err(Failure::other)?;
+    let fetcher = Fetcher::new(&ctx.config.http).map_err(Failure::other)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(anyhow!("cannot start the async runtime: {e}")))?;
+    let reported = runtime
+        .block_on(poll_once(
+            &ctx.config,
+            &store,
+            &fetcher,
+            OffsetDateTime::now_utc(),
+        ))
+        .map_err(Failure::other)?;
     let mut out = String::new();
     for r in &reported {
         match args.format {

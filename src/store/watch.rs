@@ -27,6 +27,9 @@ pub struct SourceState {
     pub last_error: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_poll: Option<OffsetDateTime>,
+    /// The server asked us (Retry-After) not to come back before this time.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub retry_until: Option<OffsetDateTime>,
 }
 
 /// One entry to record.

@@ -3,6 +3,8 @@
 //! runner for the real `trustwatch` binary against a store in a temp dir.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod http;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

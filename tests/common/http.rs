@@ -1,0 +1,135 @@
+//! A small HTTP/1.1 server on loopback for the fetch tests: each test sets a handler,
+//! the server records every request (path and headers) and answers with the handler's
+//! response, optionally slowly. Real sockets, real bytes; no mocks of our code.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Wait this long before answering at all.
+    pub delay: Duration,
+}
+
+impl Response {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+type Handler = Box<dyn Fn(&Request) -> Response + Send>;
+
+pub struct Server {
+    pub base: String,
+    log: Arc<Mutex<Vec<Request>>>,
+    handler: Arc<Mutex<Handler>>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Mutex<Handler>> =
+            Arc::new(Mutex::new(Box::new(|_| Response::status(404))));
+        let (l, h) = (log.clone(), handler.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (l, h) = (l.clone(), h.clone());
+                std::thread::spawn(move || serve(stream, &l, &h));
+            }
+        });
+        Self { base, log, handler }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn handle(&self, f: impl Fn(&Request) -> Response + Send + 'static) {
+        *self.handler.lock().unwrap() = Box::new(f);
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.path == path).count()
+    }
+}
+
+fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let mut headers = HashMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let req = Request { path, headers };
+        log.lock().unwrap().push(req.clone());
+        let resp = (handler.lock().unwrap())(&req);
+        std::thread::sleep(resp.delay);
+        let mut out = stream.try_clone().unwrap();
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+            resp.status,
+            resp.body.len()
+        );
+        for (k, v) in &resp.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if out
+            .write_all(head.as_bytes())
+            .and_then(|()| out.write_all(&resp.body))
+            .is_err()
+        {
+            return;
+        }
+        let _ = reader.get_mut().read(&mut []);
+    }
+}
