@@ -3,6 +3,7 @@
 
 mod escalate;
 mod poll;
+mod run;
 mod store;
 mod trust;
 mod verify;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Manage trust anchors.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Poll every source on its schedule until SIGINT/SIGTERM.
+    Run(run::RunArgs),
     /// Poll every configured source once and print the new findings.
     Poll(poll::PollArgs),
     /// Print the escalation script for an unknown or pending signing key.
@@ -152,6 +155,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Trust(cmd) => trust::run(&ctx, cmd),
         Command::Escalate(args) => escalate::run(&ctx, &args),
         Command::Poll(args) => poll::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
         Command::Store(cmd) => store::run(&ctx, cmd),
     });
     match outcome {

@@ -20,6 +20,7 @@ pub mod escalation;
 pub mod fetch;
 pub mod package;
 pub mod poll;
+pub mod service;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

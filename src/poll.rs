@@ -31,16 +31,39 @@ pub struct Reported {
 }
 
 /// One source as configured.
-struct Source<'a> {
-    vendor: &'a Vendor,
-    url: &'a str,
-    page: Option<&'a crate::config::PageSource>,
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub vendor: &'a Vendor,
+    pub url: &'a str,
+    pub page: Option<&'a crate::config::PageSource>,
+    pub interval: std::time::Duration,
 }
 
 impl Source<'_> {
-    fn id(&self) -> String {
+    /// The key of this source's state in the store.
+    pub fn id(&self) -> String {
         format!("{}:{}", self.vendor.name, self.url)
     }
+}
+
+/// Every configured source, feeds then pages, vendor by vendor.
+pub fn sources(config: &Config) -> Vec<Source<'_>> {
+    let mut out = Vec::new();
+    for vendor in &config.vendors {
+        out.extend(vendor.feeds.iter().map(|f| Source {
+            vendor,
+            url: &f.url,
+            page: None,
+            interval: f.interval,
+        }));
+        out.extend(vendor.pages.iter().map(|p| Source {
+            vendor,
+            url: &p.url,
+            page: Some(p),
+            interval: p.interval,
+        }));
+    }
+    out
 }
 
 /// Poll every source once.
@@ -51,20 +74,8 @@ pub async fn poll_once(
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
     let mut out = Vec::new();
-    for vendor in &config.vendors {
-        let feeds = vendor.feeds.iter().map(|f| Source {
-            vendor,
-            url: &f.url,
-            page: None,
-        });
-        let pages = vendor.pages.iter().map(|p| Source {
-            vendor,
-            url: &p.url,
-            page: Some(p),
-        });
-        for source in feeds.chain(pages) {
-            out.extend(poll_source(config, store, fetcher, &source, now).await?);
-        }
+    for source in sources(config) {
+        out.extend(poll_source(config, store, fetcher, &source, now).await?);
     }
     Ok(out)
 }
@@ -171,7 +182,8 @@ async fn linked_certificates(fetcher: &Fetcher, und: &mut Understood) {
     }
 }
 
-async fn poll_source(
+/// Poll one source: fetch, parse, understand, record; the findings to report.
+pub async fn poll_source(
     config: &Config,
     store: &Store,
     fetcher: &Fetcher,

@@ -63,19 +63,27 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
         .map_err(Failure::other)?;
     let mut out = String::new();
     for r in &reported {
-        match args.format {
-            Format::Json => {
-                let json = serde_json::to_string(&line(r)).map_err(Failure::other)?;
-                let _ = writeln!(out, "{json}");
-            }
-            Format::Text => render_text(&mut out, r),
-        }
+        out.push_str(&render(r, args.format));
     }
     if args.format == Format::Text && reported.is_empty() {
         out.push_str("no new findings\n");
     }
     print(&out)?;
     Ok(exit::OK)
+}
+
+/// One finding as printed: a JSON line, or a text block.
+pub(crate) fn render(r: &Reported, format: Format) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            if let Ok(json) = serde_json::to_string(&line(r)) {
+                let _ = writeln!(out, "{json}");
+            }
+        }
+        Format::Text => render_text(&mut out, r),
+    }
+    out
 }
 
 fn line(r: &Reported) -> Line<'_> {

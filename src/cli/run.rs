@@ -1,0 +1,67 @@
+//! `trustwatch run`: poll every source on its schedule until SIGINT/SIGTERM, printing
+//! findings (text or one JSON object per line) as they come; exits 0 after finishing
+//! in-flight polls and flushing the store.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use clap::Args;
+
+use super::poll::render;
+use super::{exit, Context, Failure, Format, Outcome};
+use crate::fetch::Fetcher;
+use crate::service;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
+    let store = Arc::new(ctx.open_store()?);
+    let fetcher = Arc::new(Fetcher::new(&ctx.config.http).map_err(Failure::other)?);
+    let config = Arc::new(ctx.config.clone());
+    let format = args.format;
+    let sink: service::Sink = Arc::new(move |r| {
+        let _ = super::print(&render(r, format));
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested: finishing in-flight polls");
+            let _ = tx.send(true);
+        });
+        service::run(config, store, fetcher, sink, rx)
+            .await
+            .map_err(Failure::other)
+    })?;
+    Ok(exit::OK)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
