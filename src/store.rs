@@ -83,6 +83,9 @@ pub struct Store {
     seen: sled::Tree,
     /// Per-source state: first poll done, HTTP validators, failure streak.
     sources: sled::Tree,
+    /// Index of findings by what they mention: key = SHA-256 of a term (a fingerprint,
+    /// a lower-cased certificate name, a vendor) followed by the finding's key.
+    mentions: sled::Tree,
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> Error {
@@ -125,6 +128,7 @@ impl Store {
             meta: tree("meta")?,
             seen: tree("seen")?,
             sources: tree("sources")?,
+            mentions: tree("mentions")?,
             db,
             path: dir.to_path_buf(),
         };
@@ -244,20 +248,42 @@ impl Store {
         self.findings
             .insert(key, value)
             .map_err(io("write finding"))?;
+        for k in index_keys(finding, &key) {
+            self.mentions
+                .insert(k, &[][..])
+                .map_err(io("write finding index"))?;
+        }
         Ok(true)
     }
 
-    /// Stored findings that mention any of `fingerprints` or `names`, oldest first
-    /// (undated last). A linear scan: fine for thousands of findings; an index by
-    /// fingerprint comes with the watchers.
+    /// Stored findings that mention any of `fingerprints` or `names` (certificate
+    /// subject or issuer names, case-insensitive), oldest first (undated last). Looked
+    /// up through the `mentions` index; each hit is checked again against the finding,
+    /// so an index entry left by an edited finding cannot cite it wrongly.
     pub fn findings_mentioning(
         &self,
         fingerprints: &[Fingerprint],
         names: &[String],
     ) -> Result<Vec<Finding>, Error> {
+        let terms = fingerprints
+            .iter()
+            .map(|f| term("fp", &f.to_hex()))
+            .chain(names.iter().map(|n| term("name", &n.to_lowercase())));
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for t in terms {
+            for item in self.mentions.scan_prefix(t) {
+                let (k, _) = item.map_err(io("read finding index"))?;
+                let fkey = k[32..].to_vec();
+                if !keys.contains(&fkey) {
+                    keys.push(fkey);
+                }
+            }
+        }
         let mut out = Vec::new();
-        for item in &self.findings {
-            let (_, v) = item.map_err(io("read findings"))?;
+        for k in keys {
+            let Some(v) = self.findings.get(&k).map_err(io("read finding"))? else {
+                continue;
+            };
             let f: Finding = codec::decode("findings", &v)?;
             if f.mentions(fingerprints, names) {
                 out.push(f);
@@ -337,6 +363,27 @@ fn write_change(
     log.insert(&seq.to_be_bytes(), encoded)?;
     meta.insert(META_AUDIT_SEQ, &seq.to_be_bytes())?;
     Ok(entry)
+}
+
+/// The index key prefix of one term.
+fn term(kind: &str, value: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(kind.as_bytes());
+    h.update([0]);
+    h.update(value.as_bytes());
+    h.finalize().into()
+}
+
+/// Every index key of a finding: its fingerprints, certificates, names and vendor.
+fn index_keys(f: &Finding, finding_key: &[u8; 32]) -> Vec<Vec<u8>> {
+    f.fingerprints
+        .iter()
+        .chain(&f.certificates)
+        .map(|fp| term("fp", &fp.to_hex()))
+        .chain(f.names.iter().map(|n| term("name", &n.to_lowercase())))
+        .chain(std::iter::once(term("vendor", &f.vendor)))
+        .map(|t| [t.as_slice(), finding_key.as_slice()].concat())
+        .collect()
 }
 
 fn next_seq(current: Option<&[u8]>) -> u64 {

@@ -205,3 +205,34 @@ fn pagination_stays_on_the_configured_host() {
         "a next link to another host is not followed"
     );
 }
+
+#[test]
+fn requests_to_one_host_are_paced() {
+    let server = Server::start();
+    let body = advisory();
+    server.handle(move |_| Response::ok(body.clone()));
+    let env = Env::new();
+    let feeds: String = (0..4)
+        .map(|i| {
+            format!(
+                "[[vendor.feed]]\nurl = \"{}\"\n",
+                server.url(&format!("/feed-{i}.xml"))
+            )
+        })
+        .collect();
+    env.write(
+        "trustwatch.toml",
+        format!(
+            "[store]\npath = {:?}\n[[vendor]]\nname = \"dten\"\n{feeds}",
+            env.path("data").display().to_string()
+        ),
+    );
+    let _ = poll(&env);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4);
+    for pair in reqs.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        // MIN_HOST_GAP is 250 ms; allow for clock granularity.
+        assert!(gap >= Duration::from_millis(240), "requests {gap:?} apart");
+    }
+}

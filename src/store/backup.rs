@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{codec, Error, Store, META_AUDIT_SEQ, SCHEMA_VERSION};
+use super::{codec, index_keys, Error, Store, META_AUDIT_SEQ, SCHEMA_VERSION};
 use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditEntry};
 
@@ -89,25 +89,36 @@ impl Store {
             audit.push((e.seq.to_be_bytes(), codec::encode(e)?));
         }
         let mut findings = Vec::new();
+        let mut index = Vec::new();
         for f in &export.findings {
-            findings.push((Self::finding_key(f), codec::encode(f)?));
+            let k = Self::finding_key(f);
+            index.extend(index_keys(f, &k));
+            findings.push((k, codec::encode(f)?));
         }
         let last_seq = export.audit.iter().map(|e| e.seq).max().unwrap_or(0);
-        let result = (&self.anchors, &self.audit, &self.findings, &self.meta).transaction(
-            |(at, lt, ft, mt)| {
-                for (k, v) in &anchors {
-                    at.insert(k, v.as_slice())?;
-                }
-                for (k, v) in &audit {
-                    lt.insert(k, v.as_slice())?;
-                }
-                for (k, v) in &findings {
-                    ft.insert(k, v.as_slice())?;
-                }
-                mt.insert(META_AUDIT_SEQ, &last_seq.to_be_bytes())?;
-                Ok::<(), ConflictableTransactionError<Error>>(())
-            },
+        let trees = (
+            &self.anchors,
+            &self.audit,
+            &self.findings,
+            &self.meta,
+            &self.mentions,
         );
+        let result = trees.transaction(|(at, lt, ft, mt, it)| {
+            for k in &index {
+                it.insert(k.as_slice(), &[][..])?;
+            }
+            for (k, v) in &anchors {
+                at.insert(k, v.as_slice())?;
+            }
+            for (k, v) in &audit {
+                lt.insert(k, v.as_slice())?;
+            }
+            for (k, v) in &findings {
+                ft.insert(k, v.as_slice())?;
+            }
+            mt.insert(META_AUDIT_SEQ, &last_seq.to_be_bytes())?;
+            Ok::<(), ConflictableTransactionError<Error>>(())
+        });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => Error::Io {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sled::transaction::Transactional;
 use time::OffsetDateTime;
 
-use super::{codec, io, unwrap_tx, write_change, Error, Store};
+use super::{codec, index_keys, io, unwrap_tx, write_change, Error, Store};
 use crate::advisory::Finding;
 use crate::trust::approval::Change;
 
@@ -94,7 +94,10 @@ impl Store {
         let key = seen_key(rec.source, rec.entry_id);
         let finding = rec
             .finding
-            .map(|f| Ok::<_, Error>((Self::finding_key(f), codec::encode(f)?)))
+            .map(|f| {
+                let k = Self::finding_key(f);
+                Ok::<_, Error>((k, codec::encode(f)?, index_keys(f, &k)))
+            })
             .transpose()?;
         let encoded: Vec<Vec<u8>> = rec
             .changes
@@ -107,8 +110,9 @@ impl Store {
             &self.meta,
             &self.findings,
             &self.seen,
+            &self.mentions,
         )
-            .transaction(|(anchors, log, meta, findings, seen)| {
+            .transaction(|(anchors, log, meta, findings, seen, mentions)| {
                 let status = match seen.get(key)? {
                     Some(old) if old.as_ref() == rec.content_hash => {
                         return Ok(EntryStatus::Unchanged)
@@ -127,8 +131,11 @@ impl Store {
                         &change.audit,
                     )?;
                 }
-                if let Some((k, v)) = &finding {
+                if let Some((k, v, index)) = &finding {
                     findings.insert(k, v.as_slice())?;
+                    for i in index {
+                        mentions.insert(i.as_slice(), &[][..])?;
+                    }
                 }
                 seen.insert(&key, &rec.content_hash)?;
                 Ok(status)

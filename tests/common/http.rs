@@ -12,6 +12,7 @@ use std::time::Duration;
 pub struct Request {
     pub path: String,
     pub headers: HashMap<String, String>,
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +110,11 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>)
                 headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
             }
         }
-        let req = Request { path, headers };
+        let req = Request {
+            path,
+            headers,
+            at: std::time::Instant::now(),
+        };
         log.lock().unwrap().push(req.clone());
         let resp = (handler.lock().unwrap())(&req);
         std::thread::sleep(resp.delay);
