@@ -35,14 +35,7 @@ fn add_list_approve_revoke_with_audit() {
     assert!(list_json(&env, &["--vendor", "acme"]).is_empty());
 
     // Fingerprints are accepted upper case with colons.
-    let colons = new_root
-        .sha256()
-        .to_uppercase()
-        .as_bytes()
-        .chunks(2)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect::<Vec<_>>()
-        .join(":");
+    let colons = common::upper_colons(&new_root.sha256());
     assert_ok(&env.run(&["trust", "approve", &colons, "--by", "alice"]));
     assert_ok(&env.run(&[
         "trust",

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::http::{Response, Server};
-use common::{assert_ok, Alg, Env, Identity};
+use common::{Alg, Env, Identity};
 
 fn env_for(server: &Server, extra_http: &str) -> Env {
     let env = Env::new();
@@ -29,12 +29,7 @@ fn advisory() -> String {
 }
 
 fn poll(env: &Env) -> Vec<serde_json::Value> {
-    let out = env.run(&["poll", "--once", "--format", "json"]);
-    assert_ok(&out);
-    common::stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    env.poll_json()
 }
 
 #[test]

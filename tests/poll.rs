@@ -53,12 +53,7 @@ fn env_with_sources() -> Env {
 }
 
 fn poll(env: &Env) -> Vec<serde_json::Value> {
-    let out = env.run(&["poll", "--once", "--format", "json"]);
-    assert_ok(&out);
-    common::stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    env.poll_json()
 }
 
 fn anchors(env: &Env) -> Vec<serde_json::Value> {

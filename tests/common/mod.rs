@@ -475,6 +475,29 @@ impl Env {
     }
 }
 
+/// `hex` as vendors and openssl print it: upper case, bytes joined by colons.
+pub fn upper_colons(hex: &str) -> String {
+    hex.to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+impl Env {
+    /// `poll --once --format json`, one finding per line.
+    #[track_caller]
+    pub fn poll_json(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["poll", "--once", "--format", "json"]);
+        assert_ok(&out);
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
 #[track_caller]
 pub fn assert_ok(out: &Output) {
     assert!(
