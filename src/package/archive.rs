@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use zip::read::ZipReadOptions;
@@ -56,6 +57,84 @@ pub(crate) fn hash_entry(
 pub(crate) enum HashError {
     TooLarge,
     Read(String),
+}
+
+/// Packages smaller than this are hashed on one thread (a second reader is not worth
+/// opening for them).
+const PARALLEL_FROM: u64 = 8 << 20;
+
+/// Hash every entry of `payload` in archive order, on two threads when the package is
+/// large: each thread has its own file handle and zip reader (no shared offset, no
+/// unsafe), and takes half the bytes. The entry limit is enforced per entry on the bytes
+/// read; the total is checked as entries finish, so at most one entry per thread runs
+/// past it before the package is refused.
+fn hash_all<R: Read + std::io::Seek>(
+    path: &Path,
+    archive: &mut zip::ZipArchive<R>,
+    payload: &[&Entry],
+    limits: &Limits,
+) -> Result<Vec<[u8; 32]>, PackageError> {
+    let total = AtomicU64::new(0);
+    let size: u64 = payload.iter().map(|e| e.size).sum();
+    if size < PARALLEL_FROM || payload.len() < 2 {
+        return hash_part(archive, payload, limits, &total);
+    }
+    // Split by declared size: the first part takes entries until it holds half.
+    let mut acc = 0;
+    let split = payload
+        .iter()
+        .position(|e| {
+            acc += e.size;
+            acc >= size / 2
+        })
+        .map_or(payload.len() - 1, |p| (p + 1).min(payload.len() - 1));
+    let (first, second) = payload.split_at(split);
+    let second_file = File::open(path).map_err(|e| PackageError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut second_archive = zip::ZipArchive::new(BufReader::with_capacity(CHUNK, second_file))
+        .map_err(|e| PackageError::Malformed(e.to_string()))?;
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| hash_part(&mut second_archive, second, limits, &total));
+        let a = hash_part(archive, first, limits, &total);
+        let b = other
+            .join()
+            .unwrap_or_else(|_| Err(PackageError::Malformed("a hashing thread failed".into())));
+        (a, b)
+    });
+    let mut out = a?;
+    out.extend(b?);
+    Ok(out)
+}
+
+/// Hash `part`'s entries in order with one reader.
+fn hash_part<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    part: &[&Entry],
+    limits: &Limits,
+    total: &AtomicU64,
+) -> Result<Vec<[u8; 32]>, PackageError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(part.len());
+    for e in part {
+        let mut reader = archive
+            .by_index_with_options(e.index, consistent())
+            .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
+        let (digest, n) =
+            hash_entry(&mut reader, limits.max_entry, &mut buf).map_err(|err| match err {
+                HashError::TooLarge => PackageError::EntryTooLarge {
+                    name: e.rel.clone(),
+                    limit: limits.max_entry,
+                },
+                HashError::Read(reason) => PackageError::Malformed(format!("{}: {reason}", e.rel)),
+            })?;
+        if total.fetch_add(n, Ordering::Relaxed).saturating_add(n) > limits.max_total {
+            return Err(PackageError::TooLargeInTotal(limits.max_total));
+        }
+        out.push(digest);
+    }
+    Ok(out)
 }
 
 fn is_cert_file(rel: &str) -> bool {
@@ -287,26 +366,14 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
         .iter()
         .map(|m| (m.path.as_str(), &m.sha256))
         .collect();
+    let payload: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !metadata.contains_key(&e.rel))
+        .collect();
+    let digests = hash_all(path, &mut archive, &payload, limits)?;
     let mut files = Vec::new();
     let mut present = BTreeSet::new();
-    let mut total: u64 = 0;
-    let mut buf = vec![0u8; CHUNK];
-    for e in entries.iter().filter(|e| !metadata.contains_key(&e.rel)) {
-        let mut reader = archive
-            .by_index_with_options(e.index, consistent())
-            .map_err(|err| PackageError::Malformed(format!("{}: {err}", e.rel)))?;
-        let (digest, n) =
-            hash_entry(&mut reader, limits.max_entry, &mut buf).map_err(|err| match err {
-                HashError::TooLarge => PackageError::EntryTooLarge {
-                    name: e.rel.clone(),
-                    limit: limits.max_entry,
-                },
-                HashError::Read(reason) => PackageError::Malformed(format!("{}: {reason}", e.rel)),
-            })?;
-        total = total.saturating_add(n);
-        if total > limits.max_total {
-            return Err(PackageError::TooLargeInTotal(limits.max_total));
-        }
+    for (e, digest) in payload.iter().zip(digests) {
         present.insert(e.rel.clone());
         let status = match listed.get(e.rel.as_str()) {
             Some(expected) if expected.as_bytes() == &digest => FileStatus::Ok,

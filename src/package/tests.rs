@@ -369,3 +369,48 @@ fn every_single_byte_flip_is_handled_without_panic() {
         let _ = read_bytes(&bytes, &limits());
     }
 }
+
+#[test]
+fn large_packages_are_hashed_on_two_readers_with_results_in_place() {
+    let blobs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 4 << 20]).collect();
+    let names = ["a.img", "b.img", "c.img", "d.img", "e.img"];
+    let mut listed: Vec<(&str, &[u8])> = names
+        .iter()
+        .copied()
+        .zip(blobs.iter().map(Vec::as_slice))
+        .collect();
+    // The manifest lies about d.img only.
+    listed[3].1 = b"something else";
+    let m = manifest(&listed);
+    let mut entries: Vec<(&str, &[u8])> = names
+        .iter()
+        .copied()
+        .zip(blobs.iter().map(Vec::as_slice))
+        .collect();
+    entries.push(("manifest.json", &m));
+    let bytes = zip_bytes(&entries, CompressionMethod::Deflated);
+    let pkg = read_bytes(&bytes, &limits()).unwrap();
+    let got: Vec<_> = pkg
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a.img", FileStatus::Ok),
+            ("b.img", FileStatus::Ok),
+            ("c.img", FileStatus::Ok),
+            ("d.img", FileStatus::Mismatch),
+            ("e.img", FileStatus::Ok)
+        ]
+    );
+    let small_total = Limits {
+        max_total: 10 << 20,
+        ..limits()
+    };
+    assert!(matches!(
+        read_bytes(&bytes, &small_total),
+        Err(PackageError::TooLargeInTotal(_))
+    ));
+}
