@@ -117,6 +117,16 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
         return message.to_owned();
     };
     let location = location(text, span.start);
+    if message == "duplicate key" {
+        let table = enclosing_table(text, span.start);
+        return match key_at(text, span.start) {
+            Some(key) => format!(
+                "{location}: duplicate key `{key}` in {table}; set each key once and delete \
+                 the other line"
+            ),
+            None => format!("{location}: duplicate key in {table}; set each key once"),
+        };
+    }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((key, expected)) = rest.split_once('`') {
             let table = enclosing_table(text, span.start);
@@ -136,6 +146,12 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
         }
         None => message.to_owned(),
     };
+    if message.ends_with("expected a sequence") && source_without_vendor(text, span.start) {
+        return format!(
+            "{location}: {message}; a [[vendor.feed]] or [[vendor.page]] belongs to the \
+             [[vendor]] table above it: put [[vendor]] with its name first"
+        );
+    }
     if message.ends_with("expected a sequence") {
         return format!(
             "{location}: {message}; write [[vendor]], [[vendor.feed]] and [[vendor.page]] \
@@ -143,6 +159,35 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
         );
     }
     format!("{location}: {message}")
+}
+
+/// Whether the line at `offset` is a `[[vendor.feed]]`/`[[vendor.page]]` header: toml
+/// reports "expected a sequence" there when no `[[vendor]]` came before it.
+fn source_without_vendor(text: &str, offset: usize) -> bool {
+    let line = line_at(text, offset);
+    header_name(line).is_some_and(|h| h.starts_with("[[vendor."))
+}
+
+/// The bare key written at `offset` (`timeout` in `timeout = "1s"`), if it is one.
+fn key_at(text: &str, offset: usize) -> Option<&str> {
+    let start = offset.min(text.len());
+    let rest = text.get(start..)?;
+    let key = rest.split(['=', '\n']).next()?.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'' | ' '));
+    bare.then_some(key)
+}
+
+/// The whole line that contains `offset`.
+fn line_at(text: &str, offset: usize) -> &str {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    text[start..].lines().next().unwrap_or_default()
 }
 
 /// `line N, column M` (both 1-based, column in characters) of a byte offset.
@@ -264,6 +309,26 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("remove it or fix its spelling"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_key_is_named() {
+        let err = parse_raw("[http]\ntimeout = \"30s\"\ntimeout = \"1s\"\n").expect_err("dup");
+        assert_eq!(
+            err,
+            "line 3, column 1: duplicate key `timeout` in [http]; set each key once and \
+             delete the other line"
+        );
+    }
+
+    #[test]
+    fn source_before_any_vendor() {
+        let err = parse_raw("[[vendor.feed]]\nurl = \"file:///x\"\n").expect_err("no vendor");
+        assert!(err.starts_with("line 1, column 3: "), "{err}");
+        assert!(err.contains("put [[vendor]] with its name first"), "{err}");
+        // A single-bracket [vendor] still gets the double-bracket hint.
+        let err = parse_raw("[vendor]\nname = \"x\"\n").expect_err("single bracket");
+        assert!(err.contains("with double brackets"), "{err}");
     }
 
     #[test]

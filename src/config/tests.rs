@@ -182,7 +182,7 @@ name = "acme"
     let expected = [
         "line 3, column 14: http.user_agent: must not be empty",
         "line 4, column 11: http.timeout: must be longer than zero",
-        "line 5, column 17: http.max_redirects: 99 is out of range; use a number from 0 to 20",
+        "line 5, column 17: http.max_redirects: 99 is out of range; use a whole number from 0 to 20",
         "line 8, column 13: chat.discord.token_env: this looks like a Discord bot token",
         "line 9, column 14: chat.discord.channel_id: \"12ab\" is not a Discord id",
         "line 7, column 1: chat.discord.approver_role_id: missing;",
@@ -267,6 +267,15 @@ fn values_override_defaults() {
     assert_eq!(config.verify.max_total, 10_000_000);
     assert_eq!(config.verify.max_entries, 7);
     assert_eq!(config.poll.backfill, Duration::ZERO);
+}
+
+#[test]
+fn unbounded_integer_says_at_least() {
+    let err = one_problem("[verify]\nmax_entries = 0\n");
+    assert_eq!(
+        err,
+        "line 2, column 15: verify.max_entries: 0 is out of range; use a whole number of at least 1"
+    );
 }
 
 #[test]

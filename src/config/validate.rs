@@ -137,20 +137,21 @@ impl Checker<'_> {
         })
     }
 
+    /// A whole number in `min..=max`; `max == i64::MAX` means "no upper limit".
     fn integer(&mut self, path: &str, leaf: &Leaf, min: i64, max: i64) -> Option<i64> {
+        let range = if max == i64::MAX {
+            format!("a whole number of at least {min}")
+        } else {
+            format!("a whole number from {min} to {max}")
+        };
         self.leaf(path, leaf, |value| {
-            let n = value.as_integer().ok_or_else(|| {
-                format!(
-                    "expected a whole number from {min} to {max}, {}",
-                    found(value)
-                )
-            })?;
+            let n = value
+                .as_integer()
+                .ok_or_else(|| format!("expected {range}, {}", found(value)))?;
             if (min..=max).contains(&n) {
                 Ok(n)
             } else {
-                Err(format!(
-                    "{n} is out of range; use a number from {min} to {max}"
-                ))
+                Err(format!("{n} is out of range; use {range}"))
             }
         })
     }
