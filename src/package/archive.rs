@@ -212,6 +212,13 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
             reason: e.to_string(),
         })
     };
+    // The declared entry count first: refusing a huge central directory before the zip
+    // crate loads it keeps memory bounded by `max_entries`, not by the archive.
+    if let Ok(declared) = declared_entries(&mut open()?) {
+        if declared > limits.max_entries as u64 {
+            return Err(PackageError::TooManyEntries(limits.max_entries));
+        }
+    }
     let file = open()?;
     let mut archive = zip::ZipArchive::new(BufReader::with_capacity(CHUNK, file))
         .map_err(|e| PackageError::Malformed(e.to_string()))?;

@@ -321,15 +321,19 @@ fn a_large_entry_is_hashed_in_a_stream() {
 #[test]
 fn truncated_garbage_and_empty_files_are_malformed() {
     let good = good("");
-    for bytes in [
-        &good[..good.len() / 2],
-        &good[..10],
-        b"",
-        b"PK\x05\x06 not a zip at all",
-    ] {
+    for bytes in [&good[..good.len() / 2], &good[..10], b""] {
         let r = read_bytes(bytes, &limits());
         assert!(matches!(r, Err(PackageError::Malformed(_))), "{r:?}");
     }
+    // An end record full of garbage claims thousands of entries: refused either way.
+    let r = read_bytes(b"PK\x05\x06 not a zip at all", &limits());
+    assert!(
+        matches!(
+            r,
+            Err(PackageError::Malformed(_) | PackageError::TooManyEntries(_))
+        ),
+        "{r:?}"
+    );
     // No manifest at all.
     let bytes = zip_bytes(&[("a", b"1"), ("b/c", b"2")], CompressionMethod::Stored);
     assert!(matches!(
