@@ -30,6 +30,8 @@ pub use watch::{EntryRecord, EntryStatus, SourceState};
 pub const SCHEMA_VERSION: u32 = 1;
 
 const META_SCHEMA: &[u8] = b"schema_version";
+/// Retries (25 ms apart) of an open that finds the lock still held.
+const LOCK_RETRIES: u32 = 20;
 const META_AUDIT_SEQ: &[u8] = b"audit_seq";
 
 #[derive(Debug, thiserror::Error)]
@@ -99,22 +101,49 @@ impl Store {
     /// Open (creating if needed) the store in `dir`; checks the schema version.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
         let path = dir.display().to_string();
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(options.cache_bytes)
-            .open()
-            .map_err(|e| match &e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    Error::Locked { path: path.clone() }
+        // sled 0.34 opens a data file full of garbage as an empty database; remember
+        // whether there was data, so an empty result is reported instead of silently
+        // starting over (and losing the anchors and the audit log).
+        let had_data = std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0);
+        let open_once = || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(options.cache_bytes)
+                .open()
+                .map_err(|e| match &e {
+                    sled::Error::Io(io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock
+                            || io.to_string().contains("lock") =>
+                    {
+                        Error::Locked { path: path.clone() }
+                    }
+                    _ => Error::Open {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    },
+                })
+        };
+        // sled releases its file lock a few milliseconds after the last handle is
+        // dropped; a reopen right after a close retries briefly before calling it locked.
+        let mut tries = 0;
+        let db = loop {
+            match open_once() {
+                Err(Error::Locked { .. }) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
                 }
-                _ => Error::Open {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                },
-            })?;
+                other => break other?,
+            }
+        };
+        if had_data && !db.tree_names().iter().any(|n| n.as_ref() == b"meta") {
+            return Err(Error::Open {
+                path,
+                reason: "the database file holds data but no trustwatch records could be read \
+                         (damaged?): move the folder aside and restore a backup with \
+                         `trustwatch store import`"
+                    .into(),
+            });
+        }
         let tree = |name: &str| {
             db.open_tree(name).map_err(|e| Error::Open {
                 path: path.clone(),

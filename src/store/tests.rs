@@ -187,3 +187,19 @@ fn export_import_round_trip() {
     bad.schema_version = 7;
     assert!(matches!(u.import(&bad), Err(Error::NewerSchema { .. })));
 }
+
+#[test]
+fn a_damaged_database_file_is_an_error_not_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        s.apply(None, &anchor(b"a", AnchorState::Approved), &draft("alice"))
+            .unwrap();
+    }
+    std::fs::write(dir.path().join("db"), vec![0x5a; 4096]).unwrap();
+    match Store::open(dir.path(), StoreOptions::default()) {
+        Err(Error::Open { reason, .. }) => assert!(reason.contains("store import"), "{reason}"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(s) => panic!("opened with {} anchors", s.anchors(None).unwrap().len()),
+    }
+}
