@@ -125,3 +125,58 @@ fn man_page_is_roff() {
     assert!(text.contains(".TH"), "{text}");
     assert!(text.contains("verify"), "{text}");
 }
+
+/// The example systemd unit: the command line of the brief, and, when
+/// `systemd-analyze` is installed, a clean `systemd-analyze verify` (with the binary
+/// path pointed at the one under test, since verify checks that it exists).
+#[test]
+fn systemd_unit_example() {
+    let unit_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/trustwatch.service");
+    let unit = std::fs::read_to_string(unit_path).unwrap();
+    for line in [
+        "User=trustwatch",
+        "ExecStart=/usr/local/bin/trustwatch --config /etc/trustwatch/trustwatch.toml --data-dir /var/lib/trustwatch run",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/trustwatch",
+        "KillSignal=SIGTERM",
+        "TimeoutStopSec=30",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "missing {line}");
+    }
+
+    let have_analyze = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_analyze {
+        eprintln!("systemd-analyze not installed: unit syntax not verified");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("trustwatch.service");
+    std::fs::write(
+        &copy,
+        unit.replace(
+            "ExecStart=/usr/local/bin/trustwatch ",
+            &format!("ExecStart={} ", env!("CARGO_BIN_EXE_trustwatch")),
+        ),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{err}"
+    );
+    // Unknown or bad values are only warnings ("..., ignoring"): none may name the unit.
+    assert!(
+        !err.lines().any(|l| l.contains("trustwatch.service")),
+        "systemd-analyze verify warned:\n{err}"
+    );
+}
