@@ -1,6 +1,7 @@
 //! The command line (CONTRACT §1). Printing and exit codes live here and nowhere else;
 //! `anyhow` is used only at this edge.
 
+mod docs;
 mod escalate;
 mod poll;
 mod run;
@@ -14,6 +15,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::telemetry::LogFormat;
+
+/// `trustwatch --version`: the package version and the commit it was built from
+/// (`build.rs`; `unknown` when neither git nor `TRUSTWATCH_COMMIT` was available).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TRUSTWATCH_COMMIT"),
+    ")"
+);
 
 /// Exit codes of CONTRACT §1.
 pub mod exit {
@@ -28,7 +39,7 @@ pub mod exit {
 #[derive(Debug, Parser)]
 #[command(
     name = "trustwatch",
-    version,
+    version = VERSION,
     about = "Verify vendor packages against a locally approved trust store",
     long_about = "Verify vendor packages against a locally approved trust store, and keep \
                   that store honest: anchors learnt from vendors' advisories are never trusted \
@@ -47,6 +58,15 @@ pub struct Cli {
     /// Only errors in the log.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTWATCH_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,6 +94,10 @@ pub enum Command {
     /// Back up and restore the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Print a shell completion script to stdout.
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff) to stdout.
+    Man,
 }
 
 /// Options every command that reads the store shares.
@@ -119,14 +143,20 @@ pub(crate) struct Context {
 
 impl Context {
     fn load(cli: &Cli) -> Result<Self, Failure> {
-        let config = match &cli.config {
-            Some(path) => Config::load(path).map_err(Failure::usage)?,
+        let (config, source) = match &cli.config {
+            Some(path) => (
+                Config::load(path).map_err(Failure::usage)?,
+                path.display().to_string(),
+            ),
             None => {
                 let default = PathBuf::from(DEFAULT_CONFIG);
                 if default.exists() {
-                    Config::load(&default).map_err(Failure::usage)?
+                    (
+                        Config::load(&default).map_err(Failure::usage)?,
+                        default.display().to_string(),
+                    )
                 } else {
-                    Config::default()
+                    (Config::default(), "built-in defaults".to_owned())
                 }
             }
         };
@@ -134,6 +164,12 @@ impl Context {
             .data_dir
             .clone()
             .unwrap_or_else(|| config.store.path.clone());
+        tracing::info!(
+            config = %source,
+            data_dir = %data_dir.display(),
+            version = VERSION,
+            "configuration loaded"
+        );
         Ok(Self { config, data_dir })
     }
 
@@ -150,14 +186,12 @@ impl Context {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    let outcome = Context::load(&cli).and_then(|ctx| match cli.command {
-        Command::Verify(args) => verify::run(&ctx, &args),
-        Command::Trust(cmd) => trust::run(&ctx, cmd),
-        Command::Escalate(args) => escalate::run(&ctx, &args),
-        Command::Poll(args) => poll::run(&ctx, &args),
-        Command::Run(args) => run::run(&ctx, &args),
-        Command::Store(cmd) => store::run(&ctx, cmd),
-    });
+    // Completions and the man page need no configuration or store.
+    let outcome = match &cli.command {
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
+        _ => run_with_context(cli),
+    };
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
@@ -165,6 +199,19 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+fn run_with_context(cli: Cli) -> Outcome {
+    Context::load(&cli).and_then(|ctx| match cli.command {
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Trust(cmd) => trust::run(&ctx, cmd),
+        Command::Escalate(args) => escalate::run(&ctx, &args),
+        Command::Poll(args) => poll::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Store(cmd) => store::run(&ctx, cmd),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
+    })
 }
 
 /// Write to stdout; a closed pipe (`trustwatch ... | head`) is not an error.

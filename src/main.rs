@@ -13,6 +13,6 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    trustwatch::telemetry::init(cli.verbose, cli.quiet);
+    trustwatch::telemetry::init(cli.verbose, cli.quiet, cli.log_format);
     trustwatch::cli::run(cli)
 }
