@@ -86,6 +86,51 @@ fn certificates_of(der: &[u8]) -> Vec<CertificateDer<'static>> {
         .unwrap_or_default()
 }
 
+/// The first SignerInfo's signed attributes exactly as they stand in the input, with
+/// their `[0] IMPLICIT` tag replaced by SET OF (RFC 5652 §5.4). Not re-encoded: `der`
+/// sorts a SET OF when it decodes, so re-encoding would change the bytes a signer that
+/// does not sort its attributes actually signed. Called only after the typed parse
+/// succeeded, so the shape is known.
+fn raw_signed_attrs(der: &[u8]) -> der::Result<Option<Vec<u8>>> {
+    use der::asn1::AnyRef;
+    use der::{Reader, SliceReader, Tag, TagNumber, Tagged};
+    let ctx = |number| Tag::ContextSpecific {
+        constructed: true,
+        number,
+    };
+    let info = AnyRef::from_der(der)?;
+    let mut r = SliceReader::new(info.value())?;
+    let _content_type = AnyRef::decode(&mut r)?;
+    let explicit = AnyRef::decode(&mut r)?;
+    let signed = AnyRef::from_der(explicit.value())?;
+    let mut r = SliceReader::new(signed.value())?;
+    let _version = AnyRef::decode(&mut r)?;
+    let _digest_algorithms = AnyRef::decode(&mut r)?;
+    let _encap = AnyRef::decode(&mut r)?;
+    let mut next = AnyRef::decode(&mut r)?;
+    if next.tag() == ctx(TagNumber::N0) {
+        next = AnyRef::decode(&mut r)?; // certificates
+    }
+    if next.tag() == ctx(TagNumber::N1) {
+        next = AnyRef::decode(&mut r)?; // crls
+    }
+    let mut infos = SliceReader::new(next.value())?;
+    let first = AnyRef::decode(&mut infos)?;
+    let mut r = SliceReader::new(first.value())?;
+    let _version = AnyRef::decode(&mut r)?;
+    let _sid = AnyRef::decode(&mut r)?;
+    let _digest_algorithm = AnyRef::decode(&mut r)?;
+    if r.is_finished() {
+        return Ok(None);
+    }
+    let attrs = AnyRef::decode(&mut r)?;
+    if attrs.tag() == ctx(TagNumber::N0) {
+        Ok(Some(AnyRef::new(Tag::Set, attrs.value())?.to_der()?))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Whether `cert_der` is the certificate `sid` names.
 fn matches(sid: &SignerIdentifier, cert_der: &[u8]) -> bool {
     let Ok(cert) = Certificate::from_der(cert_der) else {
@@ -143,13 +188,15 @@ pub fn verify_cms(
         .chain(extra_certs)
         .find(|c| matches(&info.sid, c))
         .cloned();
-    check.outcome = verify_signed_data(&sd, info, check.signer.as_ref(), content);
+    let raw_attrs = raw_signed_attrs(&der).ok().flatten();
+    check.outcome = verify_signed_data(&sd, info, raw_attrs, check.signer.as_ref(), content);
     check
 }
 
 fn verify_signed_data(
     sd: &SignedData,
     info: &SignerInfo,
+    raw_attrs: Option<Vec<u8>>,
     signer: Option<&CertificateDer<'static>>,
     content: Content<'_>,
 ) -> Result<String, SignatureError> {
@@ -203,9 +250,12 @@ fn verify_signed_data(
             if md.as_bytes() != digest.as_slice() {
                 return Err(SignatureError::DigestMismatch);
             }
-            let signed = attrs
-                .to_der()
-                .map_err(|e| SignatureError::Malformed(format!("signed attributes: {e}")))?;
+            let signed = match raw_attrs {
+                Some(raw) => raw,
+                None => attrs
+                    .to_der()
+                    .map_err(|e| SignatureError::Malformed(format!("signed attributes: {e}")))?,
+            };
             if scheme == Scheme::Ed25519 {
                 keys::verify_ed25519(&key, &signed, sig)?;
             } else {
