@@ -187,14 +187,10 @@ impl Fetcher {
             }
             let bytes = crate::package::read_file_to_cap(&path, self.max_download).map_err(
                 |e| match e {
-                    crate::package::PackageError::Io { reason, .. }
-                        if reason.starts_with("larger than") =>
-                    {
-                        Error::TooLarge {
-                            url: url.to_owned(),
-                            limit: self.max_download,
-                        }
-                    }
+                    crate::package::PackageError::FileTooLarge { .. } => Error::TooLarge {
+                        url: url.to_owned(),
+                        limit: self.max_download,
+                    },
                     other => Error::Read {
                         url: url.to_owned(),
                         reason: other.to_string(),

@@ -96,6 +96,8 @@ pub enum PackageError {
     TooLargeInTotal(u64),
     #[error("entry {name:?} uses unsupported compression {method}")]
     UnsupportedCompression { name: String, method: String },
+    #[error("{path} is larger than {limit} bytes")]
+    FileTooLarge { path: String, limit: u64 },
     #[error("entry {0:?} is a symbolic link; packages must not contain links")]
     Symlink(String),
     #[error("entry {0:?} appears more than once")]
@@ -125,9 +127,9 @@ pub fn read_file_to_cap(path: &Path, cap: u64) -> Result<Vec<u8>, PackageError> 
         .read_to_end(&mut out)
         .map_err(io)?;
     if out.len() as u64 > cap {
-        return Err(PackageError::Io {
+        return Err(PackageError::FileTooLarge {
             path: path.display().to_string(),
-            reason: format!("larger than {cap} bytes"),
+            limit: cap,
         });
     }
     Ok(out)
