@@ -9,11 +9,13 @@
 //! - [`package`]: reading a vendor package (zip) as hostile input.
 //! - [`verify`]: signature, chain and manifest checks that give a verdict.
 //! - [`advisory`]: findings learnt from vendors' feeds and forums.
+//! - [`chat`]: Discord notices, slash commands and escalation prompts.
 //! - [`escalation`]: the escalation script for an unknown or pending key.
 //! - [`cli`]: the command line (printing and exit codes live there only).
 #![forbid(unsafe_code)]
 
 pub mod advisory;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod escalation;
