@@ -7,6 +7,8 @@
 //! escaped) before it enters a shell word, so no certificate or feed can inject commands.
 //! The script needs only `openssl` and POSIX tools, and passes `shellcheck`.
 
+mod build;
+
 use std::fmt::Write as _;
 
 use time::format_description::well_known::Rfc3339;
@@ -14,6 +16,8 @@ use time::OffsetDateTime;
 
 use crate::trust::Fingerprint;
 use crate::verify::AdvisoryRef;
+
+pub use build::{for_fingerprint, for_package, key_from_anchor, key_from_der};
 
 /// One certificate (or bare fingerprint) to escalate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,19 @@ pub struct Limits {
     pub max_metadata: u64,
 }
 
+impl Limits {
+    /// The limits `[verify]` configures; manifests, signatures and certificate files are
+    /// read into memory and capped at 16 MiB.
+    pub fn from_config(v: &crate::config::VerifyConfig) -> Self {
+        Self {
+            max_entry: v.max_entry,
+            max_total: v.max_total,
+            max_entries: usize::try_from(v.max_entries).unwrap_or(usize::MAX),
+            max_metadata: 16 << 20,
+        }
+    }
+}
+
 /// Which kind of detached signature the package carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureKind {

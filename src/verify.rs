@@ -296,3 +296,22 @@ pub fn decide(
     }
     report
 }
+
+/// Verify a package against the store: gather, decide with the store's anchors, and
+/// cite the stored advisories that mention its keys. Used by `trustwatch verify` and
+/// by `/verify` in chat, so both give the same report. Reads the whole package (call it
+/// off the async threads).
+pub fn against_store(
+    store: &crate::store::Store,
+    input: PackageInput<'_>,
+    limits: &Limits,
+    vendor: Option<&str>,
+    at: UnixTime,
+) -> Result<(Report, Evidence), crate::store::Error> {
+    let snapshot = store.trust_snapshot()?;
+    let evidence = gather(input, limits);
+    let mut report = decide(&evidence, &snapshot, vendor, at);
+    let (fps, names) = report.mentioned_keys();
+    report.cite(&store.findings_mentioning(&fps, &names)?);
+    Ok((report, evidence))
+}

@@ -36,12 +36,7 @@ pub struct VerifyArgs {
 }
 
 pub(crate) fn limits(config: &Config) -> Limits {
-    Limits {
-        max_entry: config.verify.max_entry,
-        max_total: config.verify.max_total,
-        max_entries: usize::try_from(config.verify.max_entries).unwrap_or(usize::MAX),
-        max_metadata: 16 << 20,
-    }
+    Limits::from_config(&config.verify)
 }
 
 /// Parse `--at`, or take the clock.
@@ -84,7 +79,6 @@ pub(crate) fn verify_package(
     }
     let at = verification_time(args.at.as_deref())?;
     let store = ctx.open_store()?;
-    let snapshot = store.trust_snapshot().map_err(Failure::other)?;
     let input = match &args.signature {
         Some(sig) => PackageInput::Detached {
             file: &args.package,
@@ -93,13 +87,14 @@ pub(crate) fn verify_package(
         },
         None => PackageInput::Zip(&args.package),
     };
-    let evidence = verify::gather(input, &limits(&ctx.config));
-    let mut report = verify::decide(&evidence, &snapshot, args.vendor.as_deref(), at);
-    let (fps, names) = report.mentioned_keys();
-    let findings = store
-        .findings_mentioning(&fps, &names)
-        .map_err(Failure::other)?;
-    report.cite(&findings);
+    let (report, evidence) = verify::against_store(
+        &store,
+        input,
+        &limits(&ctx.config),
+        args.vendor.as_deref(),
+        at,
+    )
+    .map_err(Failure::other)?;
     tracing::info!(
         package = %args.package.display(),
         verdict = report.verdict.as_str(),
