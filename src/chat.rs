@@ -8,6 +8,7 @@
 //! - `chat/commands.rs`: the dispatcher ([`commands::Bot`]): authority, work, answers.
 //! - `chat/evidence.rs`: the evidence an approver needs before trusting a new CA.
 //! - `chat/render.rs`: answers and prompts as messages (pure).
+//! - `chat/notice.rs`: a finding's notice decorated for Discord (evidence, buttons, ping).
 //! - `chat/status.rs`: the `/status` answer.
 //! - `chat/builders.rs`: messages into serenity's builders.
 //!
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod evidence;
 pub mod handler;
 pub mod message;
+pub mod notice;
 pub mod render;
 pub mod request;
 pub mod status;

@@ -219,3 +219,126 @@ pub fn from_component(c: &ComponentInteraction) -> Result<(Caller, Request), Bad
     };
     Ok((who, request))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use serenity::all::Interaction;
+
+    /// A slash command interaction as Discord sends it (every field serenity 0.12.5
+    /// requires), from `user` holding `roles` in guild 7.
+    pub(crate) fn command(name: &str, options: Value, resolved: Value, roles: &[u64]) -> Value {
+        json!({
+            "id": "1001", "application_id": "2002", "type": 2, "token": "tok-abc",
+            "version": 1, "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "attachment_size_limit": 26_214_400_u64,
+            "app_permissions": "0", "authorizing_integration_owners": {},
+            "guild_id": "7", "channel_id": "8",
+            "channel": {"id": "8", "type": 0},
+            "member": {
+                "user": {"id": "55", "username": "jane", "discriminator": "0", "avatar": null, "global_name": "Jane"},
+                "roles": roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+                "joined_at": "2026-01-01T00:00:00Z", "deaf": false, "mute": false, "flags": 0,
+                "permissions": "0"
+            },
+            "data": {"id": "3003", "name": name, "type": 1, "options": options, "resolved": resolved}
+        })
+    }
+
+    fn parse(v: Value) -> Result<(Caller, Request), BadRequest> {
+        match serde_json::from_value::<Interaction>(v).expect("serenity reads the fixture") {
+            Interaction::Command(c) => from_command(&c),
+            Interaction::Component(c) => from_component(&c),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    const FP: &str = "d94b96946b8c4c2e7451879b266264eb59c9d8feb1c897b872e8e311921d7930";
+
+    #[test]
+    fn slash_commands_become_requests_with_their_caller() {
+        let (who, req) = parse(command(
+            "trust",
+            json!([{"name": "approve", "type": 1, "options": [{"name": "fingerprint", "type": 3, "value": FP.to_uppercase()}]}]),
+            json!({}),
+            &[99],
+        ))
+        .unwrap();
+        assert_eq!(who.user_id, 55);
+        assert_eq!(who.roles, vec![99]);
+        assert_eq!(who.guild_id, Some(7));
+        assert_eq!(who.actor(), "discord:55 (Jane)");
+        assert_eq!(
+            req,
+            Request::Approve {
+                fingerprint: FP.parse().unwrap()
+            }
+        );
+
+        let (_, req) = parse(command(
+            "verify",
+            json!([{"name": "package", "type": 11, "value": "900"}]),
+            json!({"attachments": {"900": {"id": "900", "filename": "Full-upgrade-package-dten.zip", "size": 1234,
+                   "url": "https://cdn.discordapp.com/ephemeral-attachments/1/2/p.zip?ex=1", "proxy_url": "https://media.discordapp.net/x"}}}),
+            &[],
+        ))
+        .unwrap();
+        let Request::Verify {
+            attachment: Some(a),
+            url: None,
+        } = req
+        else {
+            panic!("{req:?}")
+        };
+        assert_eq!(a.size, 1234);
+        assert_eq!(a.filename, "Full-upgrade-package-dten.zip");
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_a_reason() {
+        let bad_fp = command(
+            "escalate",
+            json!([{"name": "fingerprint", "type": 3, "value": "abc; rm -rf /"}]),
+            json!({}),
+            &[],
+        );
+        assert!(matches!(parse(bad_fp), Err(BadRequest::Fingerprint { .. })));
+        assert_eq!(
+            parse(command("verify", json!([]), json!({}), &[])),
+            Err(BadRequest::NoSource)
+        );
+        assert!(matches!(
+            parse(command("drop-tables", json!([]), json!({}), &[])),
+            Err(BadRequest::UnknownCommand(_))
+        ));
+        let no_reason = command(
+            "trust",
+            json!([{"name": "revoke", "type": 1, "options": [{"name": "fingerprint", "type": 3, "value": FP}]}]),
+            json!({}),
+            &[],
+        );
+        assert_eq!(parse(no_reason), Err(BadRequest::Missing("reason")));
+    }
+
+    #[test]
+    fn buttons_carry_a_checked_fingerprint() {
+        let mut v = command("x", json!([]), json!({}), &[99]);
+        v["type"] = json!(3);
+        v["message"] = json!({"id": "5", "channel_id": "8", "author": {"id": "2002", "username": "tw", "discriminator": "0", "avatar": null},
+            "content": "", "timestamp": "2026-01-01T00:00:00Z", "edited_timestamp": null, "tts": false, "mention_everyone": false,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0});
+        v["data"] = json!({"custom_id": format!("approve:{FP}"), "component_type": 2});
+        let (_, req) = parse(v.clone()).unwrap();
+        assert_eq!(
+            req,
+            Request::ConfirmApprove {
+                fingerprint: FP.parse().unwrap()
+            }
+        );
+        v["data"]["custom_id"] = json!("approve:not-hex");
+        assert_eq!(parse(v.clone()), Err(BadRequest::UnknownButton));
+        v["data"]["custom_id"] = json!(format!("delete:{FP}"));
+        assert_eq!(parse(v), Err(BadRequest::UnknownButton));
+    }
+}
