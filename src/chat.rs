@@ -4,11 +4,14 @@
 //!
 //! - `chat/message.rs`: a message in neutral form and Discord's size limits (pure).
 //! - `chat/handler.rs`: the seam between a transport and the command code.
+//! - `chat/discord.rs`: serenity's REST client pointed at `api_base`, the slash commands
+//!   and their registration, and the gateway transport.
 //!
 //! Data flows one way: findings are rendered into [`Message`]s here and delivered by
 //! `notify`; commands come in through a transport (gateway or HTTP endpoint), are
 //! answered by one dispatcher, and go out through serenity's REST client.
 
+pub mod discord;
 pub mod handler;
 pub mod message;
 
