@@ -133,7 +133,9 @@ async fn stop(running: Running) -> FakeDiscord {
 fn callbacks(fake: &FakeDiscord, interaction_id: u64) -> Vec<Value> {
     fake.rest_matching(
         "POST",
-        &format!("/api/v10/interactions/{interaction_id}/interaction-token-{interaction_id}/callback"),
+        &format!(
+            "/api/v10/interactions/{interaction_id}/interaction-token-{interaction_id}/callback"
+        ),
     )
     .iter()
     .map(RestRequest::json)
@@ -293,6 +295,33 @@ async fn a_refused_token_says_which_variable_to_fix() {
     assert!(!text.contains("not-the-token"), "{text}");
     // Refused before any WebSocket connection.
     assert!(running.fake.connections().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_refused_by_the_gateway_ends_the_client_with_the_same_message() {
+    let fake = FakeDiscord::start(TOKEN, HEARTBEAT).await;
+    fake.refuse_identify();
+    let config = config(&fake.api_base, None);
+    let http = discord::http(&config, TOKEN).unwrap();
+    let handler = Arc::new(TestHandler {
+        http: Arc::clone(&http),
+        seen: Mutex::new(Vec::new()),
+        job_ran: Arc::new(AtomicBool::new(false)),
+    });
+    let (_shutdown, rx) = watch::channel(false);
+    let result = tokio::time::timeout(
+        DEADLINE,
+        discord::run_gateway(TOKEN.to_owned(), config, handler, http, rx),
+    )
+    .await
+    .expect("run_gateway did not give up after close code 4004");
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::TokenRefused { .. }), "{err:?}");
+    assert_eq!(
+        fake.connections().len(),
+        1,
+        "no reconnect with a refused token"
+    );
 }
 
 #[tokio::test]

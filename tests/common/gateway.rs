@@ -7,7 +7,7 @@
 //! Self-contained on purpose: the fuller fake REST API lives in `common/discord.rs`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,8 @@ struct State {
     connections: Mutex<Vec<Connection>>,
     dispatch: broadcast::Sender<(String, Value)>,
     next_id: AtomicUsize,
+    /// Close every Identify with 4004 (Authentication failed), whatever the token.
+    refuse_identify: AtomicBool,
 }
 
 /// The fake: `api_base` for `chat.discord.api_base`, the gateway at `ws_url`.
@@ -110,6 +112,7 @@ impl FakeDiscord {
             connections: Mutex::new(Vec::new()),
             dispatch: broadcast::channel(64).0,
             next_id: AtomicUsize::new(1),
+            refuse_identify: AtomicBool::new(false),
         });
         let app = Router::new()
             .fallback(rest_handler)
@@ -146,6 +149,12 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// From now on, answer every Identify with close code 4004, as Discord does for a token
+    /// it no longer accepts (the REST stub still accepts it).
+    pub fn refuse_identify(&self) {
+        self.state.refuse_identify.store(true, Ordering::SeqCst);
+    }
+
     pub fn connections(&self) -> Vec<Connection> {
         self.state.connections.lock().unwrap().clone()
     }
@@ -161,7 +170,11 @@ impl FakeDiscord {
 
 /// Poll `probe` every 20 ms until it returns `Some`, or panic after `deadline` saying
 /// `what` was being waited for.
-pub async fn wait_for<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+pub async fn wait_for<T>(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = probe() {
@@ -187,8 +200,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
     let upgrade_state = Arc::clone(&state);
     let accepted = tokio_tungstenite::accept_hdr_async(
         stream,
-        move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
-              response| {
+        move |request: &tokio_tungstenite::tungstenite::handshake::server::Request, response| {
             upgrade_state.connections.lock().unwrap()[index].uri = request.uri().to_string();
             Ok(response)
         },
@@ -229,7 +241,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                     }
                     Some(2) => {
                         let d = payload["d"].clone();
-                        let token_ok = d["token"].as_str() == Some(state.authorization.as_str());
+                        let token_ok = d["token"].as_str() == Some(state.authorization.as_str())
+                            && !state.refuse_identify.load(Ordering::SeqCst);
                         record(&|c| c.identifies.push(d.clone()));
                         if !token_ok {
                             let close = CloseFrame {
