@@ -279,6 +279,42 @@ async fn shutdown_returns_promptly_and_closes_the_connection_cleanly() {
 }
 
 #[tokio::test]
+async fn shutdown_while_the_gateway_is_unreachable_still_returns() {
+    let fake = FakeDiscord::start(TOKEN, HEARTBEAT).await;
+    // A loopback port with nothing listening: the shard's connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    fake.point_gateway_at(&closed_url);
+    let config = config(&fake.api_base, None);
+    let http = discord::http(&config, TOKEN).unwrap();
+    let handler = Arc::new(TestHandler {
+        http: Arc::clone(&http),
+        seen: Mutex::new(Vec::new()),
+        job_ran: Arc::new(AtomicBool::new(false)),
+    });
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(discord::run_gateway(
+        TOKEN.to_owned(),
+        config,
+        handler,
+        http,
+        rx,
+    ));
+    wait_for("the gateway address request", DEADLINE, || {
+        (!fake.rest_matching("GET", "/api/v10/gateway/bot").is_empty()).then_some(())
+    })
+    .await;
+    shutdown.send(true).unwrap();
+    let result = tokio::time::timeout(DEADLINE, task)
+        .await
+        .expect("run_gateway did not return after shutdown")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(fake.connections().is_empty());
+}
+
+#[tokio::test]
 async fn a_refused_token_says_which_variable_to_fix() {
     let running = start("not-the-token").await;
     let result = tokio::time::timeout(DEADLINE, running.task)

@@ -23,7 +23,7 @@ use serenity::all::{
 };
 use serenity::builder::Builder as _;
 use serenity::client::ClientBuilder;
-use serenity::gateway::GatewayError;
+use serenity::gateway::{GatewayError, ShardManager};
 use serenity::http::{Http, HttpBuilder};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
@@ -46,6 +46,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long shutdown waits for deferred jobs still running (each edits one response).
 const JOB_DRAIN: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for a shard that is still connecting (see [`stop_shards`]).
+const SHARD_STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Errors of the Discord adapter. The token never appears in one.
 #[derive(Debug, thiserror::Error)]
@@ -332,6 +335,7 @@ async fn connect_and_run(
         http,
         guild: config.guild_id.and_then(NonZeroU64::new).map(GuildId::from),
         registered: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
         jobs: Mutex::new(JoinSet::new()),
     });
     // The client gets its own `Http` (the builder takes one by value) with the same
@@ -350,13 +354,12 @@ async fn connect_and_run(
         result = client.start() => Some(result),
         () = wait_for_shutdown(shutdown) => None,
     };
+    // From here on, events from a shard that is still around are ignored.
+    events.stopping.store(true, Ordering::Release);
     match outcome {
         None => {
             info!("shutting down the Discord gateway");
-            // Drops the connections with close code 1000. Caveat (serenity 0.12.5
-            // `ShardManager::shutdown_all`): with no shard running yet (still connecting) it
-            // returns early; the queuer then stops when the client is dropped below.
-            shard_manager.shutdown_all().await;
+            stop_shards(&shard_manager).await;
             drop(client);
             events.drain_jobs().await;
             Ok(())
@@ -365,17 +368,45 @@ async fn connect_and_run(
             events.drain_jobs().await;
             Ok(())
         }
-        Some(Err(source)) => Err(match source {
-            serenity::Error::Gateway(GatewayError::InvalidAuthentication) => Error::TokenRefused {
-                token_env: config.token_env.clone(),
-            },
-            serenity::Error::Gateway(
-                GatewayError::InvalidGatewayIntents | GatewayError::DisallowedGatewayIntents,
-            ) => Error::Intents,
-            source => Error::Gateway {
-                source: Box::new(source),
-            },
-        }),
+        Some(Err(source)) => {
+            shard_manager.shutdown_all().await;
+            Err(match source {
+                serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+                    Error::TokenRefused {
+                        token_env: config.token_env.clone(),
+                    }
+                }
+                serenity::Error::Gateway(
+                    GatewayError::InvalidGatewayIntents | GatewayError::DisallowedGatewayIntents,
+                ) => Error::Intents,
+                source => Error::Gateway {
+                    source: Box::new(source),
+                },
+            })
+        }
+    }
+}
+
+/// Close every shard with code 1000 and stop serenity's shard queuer.
+///
+/// serenity 0.12.5's `ShardManager::shutdown_all` returns early, without telling the
+/// queuer to stop, when no shard runner exists yet (the shard is still connecting, or
+/// waiting out the 5 s between boots after a failed attempt). So when none was running,
+/// wait a little for one to appear and shut that down too; after [`SHARD_STOP_WAIT`] give
+/// up (a shard that connects later has its events ignored, see `Events::stopping`).
+async fn stop_shards(manager: &ShardManager) {
+    let deadline = tokio::time::Instant::now() + SHARD_STOP_WAIT;
+    loop {
+        let running = !manager.runners.lock().await.is_empty();
+        manager.shutdown_all().await;
+        if running {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            warn!("no Discord shard was running at shutdown; serenity may still be connecting one");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -401,6 +432,8 @@ struct Events {
     /// Commands are registered on the first READY of this run (READY repeats after every
     /// re-identify); a failed registration is tried again on the next READY.
     registered: AtomicBool,
+    /// Set once `run_gateway` is on its way out: later events are dropped unanswered.
+    stopping: AtomicBool,
     jobs: Mutex<JoinSet<()>>,
 }
 
@@ -439,6 +472,9 @@ fn log_job_end(joined: Result<(), tokio::task::JoinError>) {
 #[serenity::async_trait]
 impl EventHandler for Events {
     async fn ready(&self, _ctx: Context, ready: Ready) {
+        if self.stopping.load(Ordering::Acquire) {
+            return;
+        }
         info!(
             bot = %ready.user.name,
             user = %ready.user.id,
@@ -466,6 +502,10 @@ impl EventHandler for Events {
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         let id = interaction.id();
+        if self.stopping.load(Ordering::Acquire) {
+            debug!(interaction = %id, "interaction after shutdown; not answered");
+            return;
+        }
         let token = interaction.token().to_owned();
         let command = interaction.as_command().map(|c| c.data.name.clone());
         debug!(interaction = %id, kind = ?interaction.kind(), command = ?command, "interaction received");

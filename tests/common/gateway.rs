@@ -72,7 +72,8 @@ struct State {
     /// The Authorization value the fake accepts, `Bot <token>`.
     authorization: String,
     heartbeat_interval: Duration,
-    ws_url: String,
+    /// What `GET /gateway[/bot]` answers; the fake's own gateway unless a test changed it.
+    ws_url: Mutex<String>,
     rest: Mutex<Vec<RestRequest>>,
     connections: Mutex<Vec<Connection>>,
     dispatch: broadcast::Sender<(String, Value)>,
@@ -107,7 +108,7 @@ impl FakeDiscord {
         let state = Arc::new(State {
             authorization: format!("Bot {token}"),
             heartbeat_interval,
-            ws_url: ws_url.clone(),
+            ws_url: Mutex::new(ws_url.clone()),
             rest: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             dispatch: broadcast::channel(64).0,
@@ -149,6 +150,11 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// Make `GET /gateway[/bot]` answer `url` instead of the fake's gateway.
+    pub fn point_gateway_at(&self, url: &str) {
+        *self.state.ws_url.lock().unwrap() = url.to_owned();
+    }
+
     /// From now on, answer every Identify with close code 4004, as Discord does for a token
     /// it no longer accepts (the REST stub still accepts it).
     pub fn refuse_identify(&self) {
@@ -188,6 +194,8 @@ pub async fn wait_for<T>(
     }
 }
 
+// The upgrade callback's `Result<Response, ErrorResponse>` is tungstenite's signature.
+#[allow(clippy::result_large_err)]
 async fn serve_connection(stream: TcpStream, state: Arc<State>) {
     let index = {
         let mut connections = state.connections.lock().unwrap();
@@ -254,7 +262,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                         }
                         identified = true;
                         seq += 1;
-                        let ready = json!({"op": 0, "s": seq, "t": "READY", "d": ready(&state.ws_url)});
+                        let resume_url = state.ws_url.lock().unwrap().clone();
+                        let ready = json!({"op": 0, "s": seq, "t": "READY", "d": ready(&resume_url)});
                         if ws.send(Message::Text(ready.to_string())).await.is_err() {
                             return;
                         }
@@ -382,10 +391,11 @@ async fn rest_handler(AxumState(state): AxumState<Arc<State>>, request: Request<
         .trim_start_matches("/api/v10/")
         .split('/')
         .collect();
+    let ws_url = state.ws_url.lock().unwrap().clone();
     match (method.as_str(), segments.as_slice()) {
-        ("GET", ["gateway"]) => json_ok(&json!({"url": state.ws_url})),
+        ("GET", ["gateway"]) => json_ok(&json!({"url": ws_url})),
         ("GET", ["gateway", "bot"]) => json_ok(&json!({
-            "url": state.ws_url,
+            "url": ws_url,
             "shards": 1,
             "session_start_limit": {
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
