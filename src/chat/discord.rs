@@ -24,7 +24,7 @@ use serenity::all::{
 use serenity::builder::Builder as _;
 use serenity::client::ClientBuilder;
 use serenity::gateway::{GatewayError, ShardManager};
-use serenity::http::{Http, HttpBuilder};
+use serenity::http::{Http, HttpBuilder, HttpError};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
@@ -540,9 +540,21 @@ async fn respond(
     match response.execute(http, (id, token)).await {
         Ok(()) => true,
         Err(err) => {
+            let err = without_url(err);
             warn!(interaction = %id, error = %err, "could not answer the interaction");
             false
         }
+    }
+}
+
+/// A REST error fit for the log: reqwest's errors name the URL, and an interaction
+/// callback's URL carries the interaction token.
+fn without_url(err: serenity::Error) -> serenity::Error {
+    match err {
+        serenity::Error::Http(HttpError::Request(e)) => {
+            serenity::Error::Http(HttpError::Request(e.without_url()))
+        }
+        other => other,
     }
 }
 
@@ -577,6 +589,23 @@ mod tests {
         assert_eq!(http.proxy.as_deref(), Some("http://127.0.0.1:9"));
         assert!(http.ratelimiter.is_none());
         assert_eq!(http.token(), "Bot t");
+    }
+
+    #[tokio::test]
+    async fn logged_rest_errors_do_not_name_the_interaction_token() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let http = http(&config(&base), "t").unwrap();
+        let err = CreateInteractionResponse::Acknowledge
+            .execute(&*http, (InteractionId::new(1), "secret-interaction-token"))
+            .await
+            .unwrap_err();
+        let raw = format!("{err}: {:?}", std::error::Error::source(&err));
+        assert!(raw.contains("secret-interaction-token"), "{raw}");
+        let err = without_url(err);
+        let logged = format!("{err}: {:?}", std::error::Error::source(&err));
+        assert!(!logged.contains("secret-interaction-token"), "{logged}");
     }
 
     #[test]
