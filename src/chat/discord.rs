@@ -369,7 +369,9 @@ async fn connect_and_run(
             Ok(())
         }
         Some(Err(source)) => {
-            shard_manager.shutdown_all().await;
+            // The shard runner has already ended (serenity returns only fatal errors here:
+            // token, intents). `shutdown_all` would wait 5 s for that dead runner to confirm,
+            // so it is not called; serenity's idle queuer task stays behind until exit.
             Err(match source {
                 serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
                     Error::TokenRefused {
