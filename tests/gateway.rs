@@ -395,6 +395,28 @@ async fn commands_register_for_the_configured_guild_with_the_configured_applicat
     assert_eq!(fake.rest_requests().len(), 1);
 }
 
+#[tokio::test]
+async fn without_a_configured_application_id_it_is_asked_of_the_api() {
+    let fake = FakeDiscord::start(TOKEN, HEARTBEAT).await;
+    let config = config(&fake.api_base, None);
+    let http = discord::http(&config, TOKEN).unwrap();
+    assert_eq!(http.application_id(), None);
+    let id = discord::application_id(&http, &config).await.unwrap();
+    assert_eq!(id.get(), APPLICATION_ID);
+    assert_eq!(http.application_id(), Some(id));
+    assert_eq!(
+        fake.rest_matching("GET", "/api/v10/oauth2/applications/@me")
+            .len(),
+        1
+    );
+
+    let refused = discord::http(&config, "not-the-token").unwrap();
+    let err = discord::application_id(&refused, &config)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TokenRefused { .. }), "{err:?}");
+}
+
 #[test]
 fn the_interaction_fixture_is_what_serenity_accepts() {
     let value = command_interaction(3_333, "status", json!([]));

@@ -425,6 +425,16 @@ async fn rest_handler(AxumState(state): AxumState<Arc<State>>, request: Request<
                 .collect();
             json_ok(&Value::Array(echoed))
         }
+        // The fields serenity 0.12.5's `CurrentApplicationInfo` requires.
+        ("GET", ["oauth2", "applications", "@me"]) => json_ok(&json!({
+            "id": APPLICATION_ID.to_string(),
+            "name": "trustwatch-test",
+            "icon": null,
+            "description": "",
+            "bot_public": false,
+            "bot_require_code_grant": false,
+            "verify_key": "00".repeat(32),
+        })),
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
         ("POST", ["channels", channel, "messages"]) => {
             let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
