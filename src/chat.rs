@@ -11,6 +11,8 @@
 //! - `chat/notice.rs`: a finding's notice decorated for Discord (evidence, buttons, ping).
 //! - `chat/status.rs`: the `/status` answer.
 //! - `chat/builders.rs`: messages into serenity's builders.
+//! - `chat/discord.rs`: serenity's REST client pointed at `api_base`, the slash commands
+//!   and their registration, and the gateway transport.
 //!
 //! Data flows one way: findings are rendered into [`Message`]s here and delivered by
 //! `notify`; commands come in through a transport (gateway or HTTP endpoint), are
@@ -18,6 +20,7 @@
 
 pub mod builders;
 pub mod commands;
+pub mod discord;
 pub mod evidence;
 pub mod handler;
 pub mod message;
