@@ -188,11 +188,10 @@ pub fn exchange(mut stream: UnixStream, request: &Request) -> Result<Option<Resp
         Err(e) => return Err(io("send the request")(e)),
     }
     let mut buf = Vec::new();
-    let cap = u64::try_from(MAX_RESPONSE).unwrap_or(u64::MAX).saturating_add(1);
-    match BufReader::new(stream)
-        .take(cap)
-        .read_until(b'\n', &mut buf)
-    {
+    let cap = u64::try_from(MAX_RESPONSE)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    match BufReader::new(stream).take(cap).read_until(b'\n', &mut buf) {
         Ok(_) => {}
         // Closed with our request unread (shutting down): no answer either.
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),

@@ -108,7 +108,11 @@ fn client_request() -> Result<Request, Failure> {
 /// Print what the running instance printed and exit as it exited.
 fn reproduce(response: &Response) -> Outcome {
     if response.version != PROTOCOL_VERSION {
-        tracing::debug!(server = response.version, client = PROTOCOL_VERSION, "protocol versions differ");
+        tracing::debug!(
+            server = response.version,
+            client = PROTOCOL_VERSION,
+            "protocol versions differ"
+        );
     }
     print(&response.stdout)?;
     if !response.stderr.is_empty() {
@@ -193,10 +197,16 @@ fn serve_one(config: &Config, data_dir: &Path, store: &Arc<Store>, request: Requ
     }
     let actor = request.actor.trim();
     if actor.is_empty() || actor.len() > MAX_ACTOR || actor.chars().any(char::is_control) {
-        return Response::error(exit::USAGE, "the forwarded actor name is empty or not printable");
+        return Response::error(
+            exit::USAGE,
+            "the forwarded actor name is empty or not printable",
+        );
     }
     if !request.cwd.is_absolute() {
-        return Response::error(exit::USAGE, "the forwarded working directory is not absolute");
+        return Response::error(
+            exit::USAGE,
+            "the forwarded working directory is not absolute",
+        );
     }
     resolve_paths(&mut command, &request.cwd);
     let ctx = Context {
@@ -210,7 +220,11 @@ fn serve_one(config: &Config, data_dir: &Path, store: &Arc<Store>, request: Requ
         Ok(code) => (code, String::new()),
         Err(f) => (f.code, super::render_failure(&f)),
     };
-    tracing::info!(code, millis = started.elapsed().as_millis(), "forwarded command done");
+    tracing::info!(
+        code,
+        millis = started.elapsed().as_millis(),
+        "forwarded command done"
+    );
     Response {
         version: PROTOCOL_VERSION,
         code,

@@ -38,7 +38,9 @@ impl Drop for SocketFile {
         match std::fs::remove_file(&self.0) {
             Ok(()) => tracing::debug!(socket = %self.0.display(), "control socket removed"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(socket = %self.0.display(), error = %e, "cannot remove the control socket"),
+            Err(e) => {
+                tracing::warn!(socket = %self.0.display(), error = %e, "cannot remove the control socket")
+            }
         }
     }
 }
@@ -106,12 +108,11 @@ impl Listener {
     /// Serve until `shutdown` turns true (or [`Server::stop`]). Must be called inside
     /// a tokio runtime.
     pub fn serve(self, handler: Handler, shutdown: watch::Receiver<bool>) -> Result<Server, Error> {
-        let listener = tokio::net::UnixListener::from_std(self.listener).map_err(|e| {
-            Error::Bind {
+        let listener =
+            tokio::net::UnixListener::from_std(self.listener).map_err(|e| Error::Bind {
                 path: self.file.0.display().to_string(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, handler, self.uid, shutdown, stopped));
         Ok(Server {
@@ -188,7 +189,10 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    tracing::debug!(in_flight = tasks.len(), "control socket closed; finishing commands");
+    tracing::debug!(
+        in_flight = tasks.len(),
+        "control socket closed; finishing commands"
+    );
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
             tracing::error!(error = %e, "a control connection task failed");
@@ -208,7 +212,11 @@ async fn connection(stream: UnixStream, handler: Handler, uid: u32, _permit: Own
             Err(response) => response,
         },
         Ok(peer) => {
-            tracing::warn!(peer_uid = peer, uid, "control request from another user refused");
+            tracing::warn!(
+                peer_uid = peer,
+                uid,
+                "control request from another user refused"
+            );
             Response::error(
                 FAILED,
                 format_args!(
@@ -242,12 +250,12 @@ async fn connection(stream: UnixStream, handler: Handler, uid: u32, _permit: Own
 }
 
 /// One bounded, timed request. `Ok(None)`: nothing was sent; `Err`: the answer to give.
-async fn read_request(
-    read: tokio::net::unix::OwnedReadHalf,
-) -> Result<Option<Request>, Response> {
+async fn read_request(read: tokio::net::unix::OwnedReadHalf) -> Result<Option<Request>, Response> {
     let bad = |e: Error| Response::error(BAD_REQUEST, format_args!("bad control request: {e}"));
     let mut buf = Vec::new();
-    let cap = u64::try_from(MAX_REQUEST).unwrap_or(u64::MAX).saturating_add(1);
+    let cap = u64::try_from(MAX_REQUEST)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     let mut reader = BufReader::new(read).take(cap);
     match tokio::time::timeout(READ_TIMEOUT, reader.read_until(b'\n', &mut buf)).await {
         Err(_) => {

@@ -24,7 +24,10 @@ fn a_frame_is_one_line_and_round_trips() {
 #[test]
 fn frames_are_bounded_and_must_end_in_a_newline() {
     assert!(read_frame(&b""[..], 8).unwrap().is_none());
-    assert_eq!(read_frame(&b"12345678\n"[..], 8).unwrap().unwrap(), b"12345678");
+    assert_eq!(
+        read_frame(&b"12345678\n"[..], 8).unwrap().unwrap(),
+        b"12345678"
+    );
     assert!(matches!(
         read_frame(&b"123456789\n"[..], 8),
         Err(Error::TooLarge { limit: 8 })
@@ -72,7 +75,9 @@ fn server_answers_refuses_garbage_and_cleans_up() {
         .unwrap();
     let listener = Listener::bind(dir.path()).unwrap();
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(socket_path(dir.path())).unwrap().permissions(),
+        &std::fs::metadata(socket_path(dir.path()))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
     assert!(matches!(
@@ -103,7 +108,11 @@ fn server_answers_refuses_garbage_and_cleans_up() {
         BufReader::new(s).read_line(&mut line).unwrap();
         decode(line.trim_end().as_bytes()).unwrap()
     };
-    for bad in [&b"\x00\xff garbage\n"[..], b"no newline", b"{\"version\":1}\n"] {
+    for bad in [
+        &b"\x00\xff garbage\n"[..],
+        b"no newline",
+        b"{\"version\":1}\n",
+    ] {
         let r = raw(bad);
         assert_eq!(r.code, 2, "{r:?}");
         assert!(r.stderr.starts_with("error: bad control request"), "{r:?}");

@@ -16,13 +16,23 @@ fn resolved(args: &[&str], cwd: &Path) -> Command {
 fn relative_paths_are_resolved_against_the_client_directory() {
     let cwd = Path::new("/home/alice/work");
     let Command::Verify(v) = resolved(
-        &["verify", "pkg.zip", "--signature", "../sig.p7s", "--certs", "/etc/c.pem"],
+        &[
+            "verify",
+            "pkg.zip",
+            "--signature",
+            "../sig.p7s",
+            "--certs",
+            "/etc/c.pem",
+        ],
         cwd,
     ) else {
         panic!("not verify")
     };
     assert_eq!(v.package, Path::new("/home/alice/work/pkg.zip"));
-    assert_eq!(v.signature.as_deref(), Some(Path::new("/home/alice/work/../sig.p7s")));
+    assert_eq!(
+        v.signature.as_deref(),
+        Some(Path::new("/home/alice/work/../sig.p7s"))
+    );
     assert_eq!(v.certs.as_deref(), Some(Path::new("/etc/c.pem")));
 
     let Command::Trust(TrustCommand::Add { cert_file, .. }) =
