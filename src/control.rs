@@ -165,6 +165,14 @@ pub fn connect(data_dir: &Path) -> Option<UnixStream> {
     }
     match UnixStream::connect(&path) {
         Ok(stream) => Some(stream),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!(
+                socket = %path.display(),
+                "the control socket belongs to another user: run the command as the user \
+                 that runs `trustwatch run`"
+            );
+            None
+        }
         Err(e) => {
             tracing::debug!(socket = %path.display(), error = %e, "control socket does not answer");
             None

@@ -377,6 +377,16 @@ fn a_second_run_is_refused_and_bad_requests_do_not_stop_the_server() {
     assert_ok(&out);
     assert_eq!(stdout(&out).trim(), "[]");
 
+    // With no socket answering, a locked store still says so (and nothing else breaks).
+    std::fs::remove_file(&socket).unwrap();
+    let (out, _) = client(&env, &cwd, &["trust", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("locked by another trustwatch process"),
+        "{}",
+        stderr(&out)
+    );
+
     let log = run.log();
     assert_eq!(run.stop(), Some(0), "{log}");
     assert!(!socket.exists());

@@ -64,9 +64,15 @@ impl Listener {
     pub fn bind(data_dir: &Path) -> Result<Self, Error> {
         let path = socket_path(data_dir);
         let shown = path.display().to_string();
+        // sockaddr_un holds 108 bytes on Linux (104 on the BSDs), terminator included.
+        let too_long = path.as_os_str().len() >= 104;
         let bind_err = |e: std::io::Error| Error::Bind {
             path: shown.clone(),
-            reason: e.to_string(),
+            reason: if too_long {
+                format!("{e} (a Unix socket path must be shorter than 104 bytes: use a shorter --data-dir)")
+            } else {
+                e.to_string()
+            },
         };
         let listener = match std::os::unix::net::UnixListener::bind(&path) {
             Ok(l) => l,
