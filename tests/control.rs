@@ -372,10 +372,22 @@ fn a_second_run_is_refused_and_bad_requests_do_not_stop_the_server() {
         "{answer}"
     );
 
-    // Still serving the CLI.
-    let (out, _) = client(&env, &cwd, &["trust", "list", "--format", "json"]);
-    assert_ok(&out);
-    assert_eq!(stdout(&out).trim(), "[]");
+    // Still serving the CLI, more callers at once than it runs at once (they queue).
+    let started = Instant::now();
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| s.spawn(|| client(&env, &cwd, &["trust", "list", "--format", "json"]).0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    eprintln!(
+        "12 concurrent forwarded trust list: {} ms",
+        started.elapsed().as_millis()
+    );
+    for out in &outs {
+        assert_ok(out);
+        assert_eq!(stdout(out).trim(), "[]");
+    }
 
     // With no socket answering, a locked store still says so (and nothing else breaks).
     std::fs::remove_file(&socket).unwrap();
