@@ -324,6 +324,9 @@ fn raw(socket: &Path, bytes: &[u8]) -> serde_json::Value {
 #[test]
 fn a_second_run_is_refused_and_bad_requests_do_not_stop_the_server() {
     let env = Env::new();
+    // A crashed instance's socket file: nobody answers on it, so `run` replaces it.
+    std::fs::create_dir_all(env.path("data")).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(env.path("data/control.sock")).unwrap());
     let run = Running::start(&env);
     let cwd = env.dir.path().to_path_buf();
 
