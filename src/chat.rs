@@ -4,12 +4,26 @@
 //!
 //! - `chat/message.rs`: a message in neutral form and Discord's size limits (pure).
 //! - `chat/handler.rs`: the seam between a transport and the command code.
+//! - `chat/request.rs`: an interaction read into a checked request and its caller (pure).
+//! - `chat/commands.rs`: the dispatcher ([`commands::Bot`]): authority, work, answers.
+//! - `chat/evidence.rs`: the evidence an approver needs before trusting a new CA.
+//! - `chat/render.rs`: answers and prompts as messages (pure).
+//! - `chat/notice.rs`: a finding's notice decorated for Discord (evidence, buttons, ping).
+//! - `chat/status.rs`: the `/status` answer.
+//! - `chat/builders.rs`: messages into serenity's builders.
 //!
 //! Data flows one way: findings are rendered into [`Message`]s here and delivered by
 //! `notify`; commands come in through a transport (gateway or HTTP endpoint), are
 //! answered by one dispatcher, and go out through serenity's REST client.
 
+pub mod builders;
+pub mod commands;
+pub mod evidence;
 pub mod handler;
 pub mod message;
+pub mod notice;
+pub mod render;
+pub mod request;
+pub mod status;
 
 pub use message::{Button, ButtonStyle, Embed, Field, File, Message};
