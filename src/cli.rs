@@ -1,6 +1,7 @@
 //! The command line (CONTRACT §1). Printing and exit codes live here and nowhere else;
 //! `anyhow` is used only at this edge.
 
+mod control;
 mod docs;
 mod escalate;
 mod poll;
@@ -11,10 +12,12 @@ mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::store::Store;
 use crate::telemetry::LogFormat;
 
 /// `trustwatch --version`: the package version and the commit it was built from
@@ -139,6 +142,12 @@ pub type Outcome = Result<u8, Failure>;
 pub(crate) struct Context {
     pub config: Config,
     pub data_dir: PathBuf,
+    /// The running instance's store, when the command was forwarded to `trustwatch run`
+    /// over its control socket; `None` opens the store in `data_dir`.
+    pub(crate) store: Option<Arc<Store>>,
+    /// Who is behind the command, for the audit log when no `--by` is given:
+    /// [`local_actor`] here, the client's when the command was forwarded.
+    pub(crate) actor: String,
 }
 
 impl Context {
@@ -170,16 +179,26 @@ impl Context {
             version = VERSION,
             "configuration loaded"
         );
-        Ok(Self { config, data_dir })
+        Ok(Self {
+            config,
+            data_dir,
+            store: None,
+            actor: local_actor(),
+        })
     }
 
-    pub(crate) fn open_store(&self) -> Result<crate::store::Store, Failure> {
-        crate::store::Store::open(
+    /// The store: the running instance's when forwarded, else opened from `data_dir`.
+    pub(crate) fn open_store(&self) -> Result<Arc<Store>, Failure> {
+        if let Some(store) = &self.store {
+            return Ok(store.clone());
+        }
+        Store::open(
             &self.data_dir,
             crate::store::StoreOptions {
                 cache_bytes: self.config.store.cache,
             },
         )
+        .map(Arc::new)
         .map_err(Failure::other)
     }
 }
@@ -195,28 +214,53 @@ pub fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprint!("{}", render_failure(&f));
             ExitCode::from(f.code)
         }
     }
 }
 
-fn run_with_context(cli: Cli) -> Outcome {
-    Context::load(&cli).and_then(|ctx| match cli.command {
-        Command::Verify(args) => verify::run(&ctx, &args),
-        Command::Trust(cmd) => trust::run(&ctx, cmd),
-        Command::Escalate(args) => escalate::run(&ctx, &args),
-        Command::Poll(args) => poll::run(&ctx, &args),
-        Command::Run(args) => run::run(&ctx, &args),
-        Command::Store(cmd) => store::run(&ctx, cmd),
-        Command::Completions(args) => docs::completions(&args),
-        Command::Man => docs::man(),
-    })
+/// A failure as printed on stderr.
+fn render_failure(f: &Failure) -> String {
+    format!("error: {:#}\n", f.error)
 }
 
-/// Write to stdout; a closed pipe (`trustwatch ... | head`) is not an error.
+/// Run the command here, or in the running `trustwatch run` when it holds the store
+/// (CONTRACT §6): its control socket is asked first when it exists (a socket that
+/// answers means an instance holds the store, so opening it would only wait for the
+/// lock and fail), and again when opening the store finds it locked (the instance may
+/// have started meanwhile). With no instance answering, the Locked error stands.
+fn run_with_context(cli: Cli) -> Outcome {
+    let ctx = Context::load(&cli)?;
+    if let Some(outcome) = control::forward(&ctx) {
+        return outcome;
+    }
+    match dispatch(&ctx, cli.command) {
+        Err(f) if control::is_locked(&f) => control::forward(&ctx).unwrap_or(Err(f)),
+        other => other,
+    }
+}
+
+fn dispatch(ctx: &Context, command: Command) -> Outcome {
+    match command {
+        Command::Verify(args) => verify::run(ctx, &args),
+        Command::Trust(cmd) => trust::run(ctx, cmd),
+        Command::Escalate(args) => escalate::run(ctx, &args),
+        Command::Poll(args) => poll::run(ctx, &args),
+        Command::Run(args) => run::run(ctx, &args),
+        Command::Store(cmd) => store::run(ctx, cmd),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
+    }
+}
+
+/// Write to stdout; a closed pipe (`trustwatch ... | head`) is not an error. A command
+/// forwarded over the control socket writes to its captured output instead.
 pub(crate) fn print(text: &str) -> Result<(), Failure> {
     use std::io::Write;
+    if control::capture(text) {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),

@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration, validated once.
 //! - [`trust`]: fingerprints, anchors and their states, certificate import and inspection.
 //! - [`store`]: the sled-backed store of anchors, audit log and findings.
+//! - [`control`]: the local socket through which other commands reach `trustwatch run`.
 //! - [`package`]: reading a vendor package (zip) as hostile input.
 //! - [`verify`]: signature, chain and manifest checks that give a verdict.
 //! - [`advisory`]: findings learnt from vendors' feeds and forums.
@@ -18,6 +19,7 @@ pub mod advisory;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod escalation;
 pub mod fetch;
 pub mod package;

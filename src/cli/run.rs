@@ -19,7 +19,9 @@ pub struct RunArgs {
 }
 
 pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
-    let store = Arc::new(ctx.open_store()?);
+    let store = ctx.open_store()?;
+    // Other commands reach this instance over its control socket while it holds the store.
+    let control = super::control::listen(ctx, &store)?;
     let fetcher = Arc::new(Fetcher::new(&ctx.config.http).map_err(Failure::other)?);
     let config = Arc::new(ctx.config.clone());
     let format = args.format;
@@ -37,8 +39,9 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
             tracing::info!("shutdown requested: finishing in-flight polls");
             let _ = tx.send(true);
         });
-        service::run(config, store, fetcher, sink, rx)
-            .await
+        control
+            .serve_while(rx.clone(), service::run(config, store, fetcher, sink, rx))
+            .await?
             .map_err(Failure::other)
     })?;
     Ok(exit::OK)

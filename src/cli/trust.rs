@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{exit, local_actor, print, Context, Failure, Format, Outcome};
+use super::{exit, print, Context, Failure, Format, Outcome};
 use crate::store::Store;
 use crate::trust::approval::{self, Change};
 use crate::trust::{cert, import, Anchor, AnchorState, Fingerprint};
@@ -81,7 +81,7 @@ pub(super) fn run(ctx: &Context, cmd: TrustCommand) -> Outcome {
         TrustCommand::List { vendor, format } => list(ctx, vendor.as_deref(), format),
         TrustCommand::Approve { sha256, by } => {
             let fp = parse_fp(&sha256)?;
-            let by = by.unwrap_or_else(local_actor);
+            let by = by.unwrap_or_else(|| ctx.actor.clone());
             let store = ctx.open_store()?;
             let now = OffsetDateTime::now_utc();
             let existing = store.anchor(&fp).map_err(Failure::other)?;
@@ -93,7 +93,7 @@ pub(super) fn run(ctx: &Context, cmd: TrustCommand) -> Outcome {
         }
         TrustCommand::Revoke { sha256, reason, by } => {
             let fp = parse_fp(&sha256)?;
-            let by = by.unwrap_or_else(local_actor);
+            let by = by.unwrap_or_else(|| ctx.actor.clone());
             let store = ctx.open_store()?;
             let now = OffsetDateTime::now_utc();
             let existing = store.anchor(&fp).map_err(Failure::other)?;
@@ -147,7 +147,7 @@ fn add(
     let certs = import::parse_certificates(&bytes)
         .map_err(|e| Failure::usage(anyhow!("{}: {e}", file.display())))?;
     let source = source.unwrap_or_else(|| file.display().to_string());
-    let actor = by.unwrap_or_else(local_actor);
+    let actor = by.unwrap_or_else(|| ctx.actor.clone());
     let state = match state {
         AddState::Approved => AnchorState::Approved,
         AddState::Candidate => AnchorState::Candidate,
