@@ -13,6 +13,7 @@
 
 mod backup;
 mod codec;
+mod outbox;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
+pub use outbox::{
+    notice_id, Delivery, NotPosted, NotPostedReason, OutboxItem, SinkSummary, ID_CHARS,
+};
 pub use watch::{EntryRecord, EntryStatus, SourceState};
 
 /// The schema this build writes and understands.
@@ -88,6 +92,10 @@ pub struct Store {
     /// Index of findings by what they mention: key = SHA-256 of a term (a fingerprint,
     /// a lower-cased certificate name, a vendor) followed by the finding's key.
     mentions: sled::Tree,
+    /// Notices waiting for chat sinks (`store/outbox.rs`).
+    outbox: sled::Tree,
+    /// Delivery statistics per sink and not-posted counts (`store/outbox.rs`).
+    notify: sled::Tree,
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> Error {
@@ -158,6 +166,8 @@ impl Store {
             seen: tree("seen")?,
             sources: tree("sources")?,
             mentions: tree("mentions")?,
+            outbox: tree("outbox")?,
+            notify: tree("notify")?,
             db,
             path: dir.to_path_buf(),
         };
