@@ -3,8 +3,10 @@
 
 mod docs;
 mod escalate;
+mod notify;
 mod poll;
 mod run;
+mod status;
 mod store;
 mod trust;
 mod verify;
@@ -91,6 +93,10 @@ pub enum Command {
     Poll(poll::PollArgs),
     /// Print the escalation script for an unknown or pending signing key.
     Escalate(escalate::EscalateArgs),
+    /// Send a test message to every configured chat sink (`--test`).
+    Notify(notify::NotifyArgs),
+    /// Sources, chat outboxes, findings not posted, store size.
+    Status(FormatArg),
     /// Back up and restore the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -209,6 +215,8 @@ fn run_with_context(cli: Cli) -> Outcome {
         Command::Poll(args) => poll::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Store(cmd) => store::run(&ctx, cmd),
+        Command::Notify(args) => notify::run(&ctx, &args),
+        Command::Status(args) => status::run(&ctx, &args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man => docs::man(),
     })

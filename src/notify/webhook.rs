@@ -35,7 +35,7 @@ impl std::fmt::Debug for WebhookSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSink")
             .field("name", &self.name)
-            .field("url", &"<secret>")
+            .field("url", &"<redacted>")
             .finish()
     }
 }

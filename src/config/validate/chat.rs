@@ -104,3 +104,7 @@ fn parse_kinds(value: &Value) -> Result<Vec<FindingKind>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "chat_tests.rs"]
+mod tests;
