@@ -26,8 +26,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use drain::{
-    announce_all, drain_bounded, drain_pass, run_drain, Backoff, Budget, DrainReport, Pass,
-    BATCH, MAX_RETRY_DELAY, MIN_RETRY_DELAY, PERMANENT_RETRY, TICK,
+    announce_all, drain_bounded, drain_pass, run_drain, Backoff, Budget, DrainReport, Pass, BATCH,
+    MAX_RETRY_DELAY, MIN_RETRY_DELAY, PERMANENT_RETRY, TICK,
 };
 pub use status::{status, NotPostedStatus, SinkStatus, SourceStatus, Status};
 

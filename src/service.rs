@@ -65,7 +65,11 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), store::Error> {
     let count = sources(&config).len();
-    tracing::info!(sources = count, sinks = sinks.len(), "trustwatch is running");
+    tracing::info!(
+        sources = count,
+        sinks = sinks.len(),
+        "trustwatch is running"
+    );
     let mut tasks = JoinSet::new();
     let mut wakes = Vec::with_capacity(sinks.len());
     for sink in sinks {

@@ -69,7 +69,10 @@ fn out(out: &Output) -> String {
 #[track_caller]
 fn no_secret(o: &Output) {
     for text in [err(o), out(o)] {
-        assert!(!text.contains("SECRET") && !text.contains("xoxsecret"), "{text}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("xoxsecret"),
+            "{text}"
+        );
     }
 }
 
@@ -78,20 +81,40 @@ fn poll_once_delivers_to_the_webhook_and_prints_as_before() {
     let env = Env::new(true);
     let server = Server::start();
     server.handle(|_| Response::ok("ok"));
-    let o = env.run(Some(&hook(&server)), &["poll", "--once", "--format", "json"]);
+    let o = env.run(
+        Some(&hook(&server)),
+        &["poll", "--once", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let lines: Vec<serde_json::Value> = out(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["kind"], "advisory");
-    let posts: Vec<_> = server.requests().into_iter().filter(|r| r.method == "POST").collect();
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
     assert_eq!(posts.len(), 1);
-    assert!(posts[0].json()["attachments"][0]["title"].as_str().unwrap().contains("Security advisory"));
+    assert!(posts[0].json()["attachments"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("Security advisory"));
     assert!(!err(&o).contains("queued for"), "{}", err(&o));
     no_secret(&o);
     // Nothing new: nothing posted again.
     let o = env.run(Some(&hook(&server)), &["poll", "--once"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(server.requests().iter().filter(|r| r.method == "POST").count(), 1);
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -113,7 +136,10 @@ fn a_webhook_that_is_down_leaves_findings_queued_and_status_shows_them() {
     let o = env.run(None, &["status", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(st["version"].as_str().unwrap().starts_with(env!("CARGO_PKG_VERSION")));
+    assert!(st["version"]
+        .as_str()
+        .unwrap()
+        .starts_with(env!("CARGO_PKG_VERSION")));
     let src = &st["sources"][0];
     assert!(src["id"].as_str().unwrap().starts_with("dten:file://"));
     assert!(src["last_poll"].as_str().is_some());
@@ -159,7 +185,11 @@ fn notify_test_exit_codes() {
     let none = Env::new(false);
     let o = none.run(None, &["notify", "--test"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("no chat sink is configured: add a [[chat.webhook]]"), "{}", err(&o));
+    assert!(
+        err(&o).contains("no chat sink is configured: add a [[chat.webhook]]"),
+        "{}",
+        err(&o)
+    );
 
     let env = Env::new(true);
     let o = env.run(None, &["notify", "--test"]);
@@ -177,11 +207,18 @@ fn notify_test_exit_codes() {
     server.handle(|_| Response::status(403));
     let o = env.run(Some(&hook(&server)), &["notify", "--test"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).starts_with("webhook:ops: FAILED: webhook refused the message (HTTP 403)"), "{}", out(&o));
+    assert!(
+        out(&o).starts_with("webhook:ops: FAILED: webhook refused the message (HTTP 403)"),
+        "{}",
+        out(&o)
+    );
     no_secret(&o);
 
     // Unreachable: the error names no URL either.
-    let o = env.run(Some(&format!("http://127.0.0.1:1/services/{SECRET}")), &["notify", "--test"]);
+    let o = env.run(
+        Some(&format!("http://127.0.0.1:1/services/{SECRET}")),
+        &["notify", "--test"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("webhook unreachable"), "{}", out(&o));
     no_secret(&o);

@@ -99,7 +99,9 @@ async fn enqueue_is_atomic_with_recording_once_per_content_and_updates_get_new_i
     for f in &findings {
         assert!(items.iter().any(|i| &i.finding == f), "{f:?}");
     }
-    assert!(items.iter().all(|i| i.id.len() <= 25 && !i.update && i.attempts == 0));
+    assert!(items
+        .iter()
+        .all(|i| i.id.len() <= 25 && !i.update && i.attempts == 0));
     assert_ne!(items[0].id, items[1].id);
 
     // Unchanged: nothing enqueued (also across a reopen).
@@ -137,14 +139,20 @@ async fn backfilled_and_filtered_findings_are_recorded_counted_and_not_enqueued(
     assert!(store.outbox_pending(SINK, 100).unwrap().is_empty());
     let st = notify::status(&store, &fx.config).unwrap();
     assert_eq!(st.not_posted.backfill.count, 1);
-    assert_eq!(st.not_posted.backfill.last_title.as_deref(), Some("Advisory old"));
+    assert_eq!(
+        st.not_posted.backfill.last_title.as_deref(),
+        Some("Advisory old")
+    );
     assert_eq!(st.not_posted.filtered.count, 1);
     assert_eq!(st.sinks.len(), 1);
     assert_eq!(st.sinks[0].outbox.pending, 0);
     // A re-poll counts nothing twice.
     assert_eq!(fx.poll(&store).await, 0);
     let st = notify::status(&store, &fx.config).unwrap();
-    assert_eq!((st.not_posted.backfill.count, st.not_posted.filtered.count), (1, 1));
+    assert_eq!(
+        (st.not_posted.backfill.count, st.not_posted.filtered.count),
+        (1, 1)
+    );
 }
 
 #[tokio::test]
@@ -175,20 +183,38 @@ async fn one_slack_shaped_post_per_finding() {
     for (post, id) in posts.iter().zip(&ids) {
         assert_eq!(post.path, "/hook/T0/B0/secret");
         assert_eq!(post.headers.get("idempotency-key"), Some(id));
-        assert_eq!(post.headers.get("content-type").map(String::as_str), Some("application/json"));
+        assert_eq!(
+            post.headers.get("content-type").map(String::as_str),
+            Some("application/json")
+        );
         let body = post.json();
         let a = &body["attachments"][0];
-        assert!(body["text"].as_str().unwrap().starts_with("Advisory: Advisory sa-"));
+        assert!(body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Advisory: Advisory sa-"));
         assert_eq!(a["color"], "#f1c40f");
-        assert!(a["title_link"].as_str().unwrap().starts_with("https://dten.example/sa-"));
+        assert!(a["title_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://dten.example/sa-"));
         assert!(a["footer"].as_str().unwrap().starts_with("trustwatch"));
         let fields = a["fields"].as_array().unwrap();
-        assert!(fields.iter().any(|f| f["title"] == "CVEs" && f["short"] == false));
-        assert!(fields.iter().any(|f| f["title"] == "Vendor" && f["value"] == "dten" && f["short"] == true));
+        assert!(fields
+            .iter()
+            .any(|f| f["title"] == "CVEs" && f["short"] == false));
+        assert!(fields
+            .iter()
+            .any(|f| f["title"] == "Vendor" && f["value"] == "dten" && f["short"] == true));
     }
-    assert_eq!(posts[0].json()["attachments"][0]["fields"][3]["value"], "CVE-2026-0001");
+    assert_eq!(
+        posts[0].json()["attachments"][0]["fields"][3]["value"],
+        "CVE-2026-0001"
+    );
     // Delivered: nothing more is sent.
-    notify::drain_bounded(&store, &sink, &render, Budget::default()).await.unwrap();
+    notify::drain_bounded(&store, &sink, &render, Budget::default())
+        .await
+        .unwrap();
     assert_eq!(self::posts(&server).len(), 2);
     let st = store.sink_summary(SINK).unwrap();
     assert_eq!((st.pending, st.delivered), (0, 2));
@@ -201,7 +227,10 @@ fn flaky(server: &Server, first: Vec<Response>) {
     server.handle(move |_| {
         let mut n = calls.lock().unwrap();
         *n += 1;
-        first.get(*n - 1).cloned().unwrap_or_else(|| Response::ok("ok"))
+        first
+            .get(*n - 1)
+            .cloned()
+            .unwrap_or_else(|| Response::ok("ok"))
     });
 }
 
@@ -217,18 +246,29 @@ async fn rate_limited_then_accepted_is_delivered_once_after_the_wait() {
     let fx = Fixture::new("");
     let store = one_finding(&fx).await;
     let server = Server::start();
-    flaky(&server, vec![Response::status(429).header("Retry-After", "2")]);
+    flaky(
+        &server,
+        vec![Response::status(429).header("Retry-After", "2")],
+    );
     let started = Instant::now();
-    let report = notify::drain_bounded(&store, &fx.sink(&server), &notify::default_render(), Budget::default())
-        .await
-        .unwrap();
+    let report = notify::drain_bounded(
+        &store,
+        &fx.sink(&server),
+        &notify::default_render(),
+        Budget::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((report.delivered, report.remaining), (1, 0));
     let posts = posts(&server);
     assert_eq!(posts.len(), 2);
     let gap = posts[1].at - posts[0].at;
     assert!(gap >= Duration::from_secs(2), "retried after {gap:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(posts[0].headers.get("idempotency-key"), posts[1].headers.get("idempotency-key"));
+    assert_eq!(
+        posts[0].headers.get("idempotency-key"),
+        posts[1].headers.get("idempotency-key")
+    );
 }
 
 #[tokio::test]
@@ -237,9 +277,14 @@ async fn server_errors_twice_then_accepted_is_delivered_once_with_backoff() {
     let store = one_finding(&fx).await;
     let server = Server::start();
     flaky(&server, vec![Response::status(500), Response::status(503)]);
-    let report = notify::drain_bounded(&store, &fx.sink(&server), &notify::default_render(), Budget::default())
-        .await
-        .unwrap();
+    let report = notify::drain_bounded(
+        &store,
+        &fx.sink(&server),
+        &notify::default_render(),
+        Budget::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((report.delivered, report.remaining), (1, 0));
     let posts = posts(&server);
     assert_eq!(posts.len(), 3);
@@ -262,9 +307,14 @@ async fn a_refused_message_is_kept_as_failed_and_shown_in_status() {
         body: b"invalid_payload".to_vec(),
         delay: Duration::ZERO,
     });
-    let report = notify::drain_bounded(&store, &fx.sink(&server), &notify::default_render(), Budget::default())
-        .await
-        .unwrap();
+    let report = notify::drain_bounded(
+        &store,
+        &fx.sink(&server),
+        &notify::default_render(),
+        Budget::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!((report.delivered, report.remaining), (0, 1));
     assert_eq!(posts(&server).len(), 1, "a refusal is not retried at once");
     let item = &store.outbox_pending(SINK, 10).unwrap()[0];
@@ -274,7 +324,10 @@ async fn a_refused_message_is_kept_as_failed_and_shown_in_status() {
     let sink = &st.sinks[0].outbox;
     assert_eq!((sink.pending, sink.failed, sink.delivered), (1, 1, 0));
     let err = sink.last_error.as_deref().unwrap();
-    assert!(err.contains("HTTP 400") && err.contains("invalid_payload"), "{err}");
+    assert!(
+        err.contains("HTTP 400") && err.contains("invalid_payload"),
+        "{err}"
+    );
     assert!(sink.down_since.is_none(), "a refusal is not an outage");
     let json = serde_json::to_value(&st).unwrap();
     assert_eq!(json["sinks"][0]["sink"], SINK);
@@ -300,11 +353,16 @@ async fn a_crash_between_send_and_mark_resends_with_the_same_id() {
     sink.deliver(&notice, &render(&notice)).await.unwrap();
     drop(store);
     let store = fx.store();
-    let report = notify::drain_bounded(&store, &sink, &render, Budget::default()).await.unwrap();
+    let report = notify::drain_bounded(&store, &sink, &render, Budget::default())
+        .await
+        .unwrap();
     assert_eq!((report.delivered, report.remaining), (1, 0));
     let posts = posts(&server);
     assert_eq!(posts.len(), 2);
-    let keys: Vec<_> = posts.iter().map(|p| p.headers.get("idempotency-key").cloned()).collect();
+    let keys: Vec<_> = posts
+        .iter()
+        .map(|p| p.headers.get("idempotency-key").cloned())
+        .collect();
     assert_eq!(keys, [Some(item.id.clone()), Some(item.id)]);
 }
 
@@ -331,18 +389,28 @@ async fn the_drain_task_announces_wakes_on_enqueue_and_stops_on_shutdown() {
         let server = &server;
         async move {
             while posts(server).len() < n {
-                assert!(Instant::now() < deadline, "only {} POSTs", posts(server).len());
+                assert!(
+                    Instant::now() < deadline,
+                    "only {} POSTs",
+                    posts(server).len()
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     };
     wait_for(1).await;
-    assert!(posts(&server)[0].json()["text"].as_str().unwrap().contains("online"));
+    assert!(posts(&server)[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("online"));
     fx.feed(&[item("sa-1", Some(1), "Fixes CVE-2026-0001.")]);
     assert_eq!(fx.poll(&store).await, 1);
     wake.notify_one();
     wait_for(2).await;
     tx.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(2), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.sink_summary(SINK).unwrap().delivered, 1);
 }

@@ -82,11 +82,11 @@ pub(super) async fn deliver(ctx: &Context, store: &Store, sinks: &[Arc<dyn Sink>
     for sink in sinks {
         match notify::drain_bounded(store, sink.as_ref(), &render, Budget::default()).await {
             Ok(r) if r.remaining > 0 => {
-                let reason = r.last_error.as_deref().unwrap_or("waiting for its next attempt");
-                eprintln!(
-                    "{} finding(s) queued for {}: {reason}",
-                    r.remaining, r.sink
-                );
+                let reason = r
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("waiting for its next attempt");
+                eprintln!("{} finding(s) queued for {}: {reason}", r.remaining, r.sink);
             }
             Ok(_) => {}
             Err(e) => eprintln!("cannot deliver to {}: {e}", sink.name()),

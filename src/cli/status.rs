@@ -50,7 +50,11 @@ fn render_text(st: &Status) -> String {
     }
     for s in &st.sinks {
         let o = &s.outbox;
-        let removed = if s.configured { "" } else { " (not configured)" };
+        let removed = if s.configured {
+            ""
+        } else {
+            " (not configured)"
+        };
         let _ = writeln!(
             out,
             "  {}{removed}: {} pending ({} refused), {} delivered, last delivered {}",
@@ -84,4 +88,3 @@ fn render_text(st: &Status) -> String {
     let _ = writeln!(out, "store: {} bytes on disk", st.store_bytes);
     out
 }
-

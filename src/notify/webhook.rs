@@ -79,9 +79,7 @@ impl WebhookSink {
 }
 
 /// An answer as a delivery result.
-fn classify(
-    answer: Result<crate::fetch::post::Posted, PostError>,
-) -> Result<(), DeliveryError> {
+fn classify(answer: Result<crate::fetch::post::Posted, PostError>) -> Result<(), DeliveryError> {
     let posted = match answer {
         Ok(p) => p,
         Err(e) => {

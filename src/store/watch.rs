@@ -120,42 +120,44 @@ impl Store {
             &self.outbox,
             &self.notify,
         )
-            .transaction(|(anchors, log, meta, findings, seen, mentions, outbox, notify)| {
-                let status = match seen.get(key)? {
-                    Some(old) if old.as_ref() == rec.content_hash => {
-                        return Ok(EntryStatus::Unchanged)
-                    }
-                    Some(_) => EntryStatus::Updated,
-                    None => EntryStatus::New,
-                };
-                for (change, value) in rec.changes.iter().zip(&encoded) {
-                    write_change(
-                        anchors,
-                        log,
-                        meta,
-                        change.previous.as_ref(),
-                        &change.new,
-                        value,
-                        &change.audit,
-                    )?;
-                }
-                if let (Some(f), Some((k, v, index, id))) = (rec.finding, &finding) {
-                    findings.insert(k, v.as_slice())?;
-                    for i in index {
-                        mentions.insert(i.as_slice(), &[][..])?;
-                    }
-                    let e = Enqueue {
-                        finding: f,
-                        id,
-                        delivery: rec.delivery,
-                        update: status == EntryStatus::Updated,
-                        at: rec.at,
+            .transaction(
+                |(anchors, log, meta, findings, seen, mentions, outbox, notify)| {
+                    let status = match seen.get(key)? {
+                        Some(old) if old.as_ref() == rec.content_hash => {
+                            return Ok(EntryStatus::Unchanged)
+                        }
+                        Some(_) => EntryStatus::Updated,
+                        None => EntryStatus::New,
                     };
-                    enqueue_tx(outbox, meta, notify, &e)?;
-                }
-                seen.insert(&key, &rec.content_hash)?;
-                Ok(status)
-            })
+                    for (change, value) in rec.changes.iter().zip(&encoded) {
+                        write_change(
+                            anchors,
+                            log,
+                            meta,
+                            change.previous.as_ref(),
+                            &change.new,
+                            value,
+                            &change.audit,
+                        )?;
+                    }
+                    if let (Some(f), Some((k, v, index, id))) = (rec.finding, &finding) {
+                        findings.insert(k, v.as_slice())?;
+                        for i in index {
+                            mentions.insert(i.as_slice(), &[][..])?;
+                        }
+                        let e = Enqueue {
+                            finding: f,
+                            id,
+                            delivery: rec.delivery,
+                            update: status == EntryStatus::Updated,
+                            at: rec.at,
+                        };
+                        enqueue_tx(outbox, meta, notify, &e)?;
+                    }
+                    seen.insert(&key, &rec.content_hash)?;
+                    Ok(status)
+                },
+            )
             .map_err(unwrap_tx("record entry"))?;
         if status != EntryStatus::Unchanged {
             self.flush()?;

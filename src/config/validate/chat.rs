@@ -86,14 +86,20 @@ impl Checker<'_> {
 /// `["ca_rotation", "advisory"]` -> kinds, in the order written, without repeats.
 fn parse_kinds(value: &Value) -> Result<Vec<FindingKind>, String> {
     let names = FindingKind::ALL.map(FindingKind::as_str).join(", ");
-    let items = value
-        .as_array()
-        .ok_or_else(|| format!("expected a list of finding kinds, {}; e.g. [\"ca_rotation\", \"key_revocation\"]", found(value)))?;
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "expected a list of finding kinds, {}; e.g. [\"ca_rotation\", \"key_revocation\"]",
+            found(value)
+        )
+    })?;
     let mut out = Vec::new();
     for item in items {
-        let text = item
-            .as_str()
-            .ok_or_else(|| format!("expected kind names in quotes, {}; kinds are {names}", found(item)))?;
+        let text = item.as_str().ok_or_else(|| {
+            format!(
+                "expected kind names in quotes, {}; kinds are {names}",
+                found(item)
+            )
+        })?;
         let kind = FindingKind::ALL
             .into_iter()
             .find(|k| k.as_str() == text)

@@ -15,13 +15,19 @@ fn problems(text: &str) -> Vec<String> {
 #[test]
 fn notify_defaults_to_every_kind_and_takes_a_subset() {
     assert_eq!(Config::default().chat.notify, FindingKind::ALL);
-    let c = Config::parse("[chat]\nnotify = [\"ca_rotation\", \"key_revocation\"]\n", "t")
-        .unwrap();
+    let c = Config::parse(
+        "[chat]\nnotify = [\"ca_rotation\", \"key_revocation\"]\n",
+        "t",
+    )
+    .unwrap();
     assert_eq!(
         c.chat.notify,
         [FindingKind::CaRotation, FindingKind::KeyRevocation]
     );
-    assert_eq!(Config::parse(REFERENCE, "r").unwrap().chat.notify, FindingKind::ALL);
+    assert_eq!(
+        Config::parse(REFERENCE, "r").unwrap().chat.notify,
+        FindingKind::ALL
+    );
 }
 
 #[test]
@@ -33,18 +39,29 @@ fn unknown_kinds_and_bad_webhooks_name_their_lines() {
         p[0].starts_with("line 2, column 10: chat.notify: unknown finding kind \"rotation\""),
         "{p:#?}"
     );
-    assert!(p[1].starts_with("line 5, column 8: chat.webhook[0].name"), "{p:#?}");
+    assert!(
+        p[1].starts_with("line 5, column 8: chat.webhook[0].name"),
+        "{p:#?}"
+    );
     assert!(
         p[2].starts_with("line 6, column 11: chat.webhook[0].url_env: this looks like a URL"),
         "{p:#?}"
     );
-    assert!(!p[2].contains("hooks.example"), "the secret is not echoed: {p:#?}");
+    assert!(
+        !p[2].contains("hooks.example"),
+        "the secret is not echoed: {p:#?}"
+    );
     assert!(p[3].contains("chat.webhook[1].name: missing"), "{p:#?}");
     assert_eq!(p.len(), 4, "{p:#?}");
     let dup = problems(
         "[[chat.webhook]]\nname = \"ops\"\nurl_env = \"A\"\n[[chat.webhook]]\nname = \"ops\"\nurl_env = \"B\"\n",
     );
-    assert!(dup[0].starts_with("line 5, column 8: chat.webhook[1].name: webhook name \"ops\" is used twice"), "{dup:#?}");
+    assert!(
+        dup[0].starts_with(
+            "line 5, column 8: chat.webhook[1].name: webhook name \"ops\" is used twice"
+        ),
+        "{dup:#?}"
+    );
     let unknown = problems("[[chat.webhook]]\nname = \"ops\"\nurl = \"x\"\n");
     assert!(unknown[0].contains("unknown field `url`"), "{unknown:#?}");
 }
