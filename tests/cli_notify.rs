@@ -227,3 +227,50 @@ fn notify_test_exit_codes() {
     assert_eq!(o.status.code(), Some(2));
     no_secret(&o);
 }
+
+#[test]
+fn run_announces_delivers_and_stops_on_sigterm() {
+    let env = Env::new(true);
+    let server = Server::start();
+    server.handle(|_| Response::ok("ok"));
+    let child = Command::new(env!("CARGO_BIN_EXE_trustwatch"))
+        .arg("--config")
+        .arg(env.dir.path().join("trustwatch.toml"))
+        .args(["-vv", "run"])
+        .env_remove("TRUSTWATCH_CONFIG")
+        .env_remove("TRUSTWATCH_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .env(VAR, hook(&server))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.requests().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            server.requests()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let reqs = server.requests();
+    assert!(reqs[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("online: watching 1 source(s)"));
+    assert!(reqs[1].json()["attachments"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("Security advisory"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "", "with a chat sink, findings are not printed");
+    no_secret(&o);
+    assert_eq!(server.requests().len(), 2);
+}
