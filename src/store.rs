@@ -1,4 +1,5 @@
-//! The local store: anchors, the append-only audit log, findings and metadata, in sled.
+//! The local store: anchors, the append-only audit log, findings, the chat outbox
+//! (`store/outbox.rs`) and metadata, in sled.
 //!
 //! Only this module (and its children) names sled. The API is narrow and typed (no sled
 //! type leaks out) so that another embedded engine (redb) could replace it, and so that a
