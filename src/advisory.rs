@@ -22,6 +22,27 @@ pub enum FindingKind {
     SourceError,
 }
 
+impl FindingKind {
+    pub const ALL: [Self; 5] = [
+        Self::CaRotation,
+        Self::KeyRevocation,
+        Self::Advisory,
+        Self::Deprecation,
+        Self::SourceError,
+    ];
+
+    /// The name used in JSON and in the config (`ca_rotation`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CaRotation => "ca_rotation",
+            Self::KeyRevocation => "key_revocation",
+            Self::Advisory => "advisory",
+            Self::Deprecation => "deprecation",
+            Self::SourceError => "source_error",
+        }
+    }
+}
+
 /// One finding, in the shape of CONTRACT §5's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

@@ -4,8 +4,10 @@
 mod control;
 mod docs;
 mod escalate;
+mod notify;
 mod poll;
 mod run;
+mod status;
 mod store;
 mod trust;
 mod verify;
@@ -94,6 +96,10 @@ pub enum Command {
     Poll(poll::PollArgs),
     /// Print the escalation script for an unknown or pending signing key.
     Escalate(escalate::EscalateArgs),
+    /// Send a test message to every configured chat sink (`--test`).
+    Notify(notify::NotifyArgs),
+    /// Sources, chat outboxes, findings not posted, store size.
+    Status(FormatArg),
     /// Back up and restore the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -249,6 +255,8 @@ fn dispatch(ctx: &Context, command: Command) -> Outcome {
         Command::Poll(args) => poll::run(ctx, &args),
         Command::Run(args) => run::run(ctx, &args),
         Command::Store(cmd) => store::run(ctx, cmd),
+        Command::Notify(args) => notify::run(ctx, &args),
+        Command::Status(args) => status::run(ctx, &args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man => docs::man(),
     }

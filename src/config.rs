@@ -22,6 +22,8 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::advisory::FindingKind;
+
 /// Why a config could not be loaded. Each message says what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,9 +77,33 @@ pub struct PollConfig {
     pub backfill: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatConfig {
+    /// Finding kinds posted to chat sinks (`chat.notify`, default every kind); the
+    /// others are recorded and counted as `filtered`.
+    pub notify: Vec<FindingKind>,
     pub discord: Option<DiscordConfig>,
+    /// `[[chat.webhook]]`: Slack-compatible incoming webhooks.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            notify: FindingKind::ALL.to_vec(),
+            discord: None,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// A Slack-compatible incoming webhook (Slack, Mattermost, Teams workflows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Unique; the sink is `webhook:<name>`.
+    pub name: String,
+    /// Name of the environment variable holding the URL (the URL is a secret).
+    pub url_env: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

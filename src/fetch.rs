@@ -9,6 +9,7 @@
 //! most `MAX_IN_FLIGHT` run at once, so thousands of sources on one host do not hammer it.
 
 pub mod guard;
+pub mod post;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

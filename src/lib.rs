@@ -12,6 +12,7 @@
 //! - [`advisory`]: findings learnt from vendors' feeds and forums.
 //! - [`chat`]: Discord notices, slash commands and escalation prompts.
 //! - [`escalation`]: the escalation script for an unknown or pending key.
+//! - [`notify`]: the outbox drained to chat sinks (webhooks; Discord plugs in), status.
 //! - [`cli`]: the command line (printing and exit codes live there only).
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod control;
 pub mod escalation;
 pub mod fetch;
+pub mod notify;
 pub mod package;
 pub mod poll;
 pub mod service;

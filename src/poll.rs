@@ -11,15 +11,18 @@
 //! recovers. Certificate links in a rotation post are fetched behind the address guard
 //! and their certificates become candidates too. A source whose server sent
 //! `Retry-After` is not asked again before that time. Feeds use conditional GET: a 304
-//! means nothing changed.
+//! means nothing changed. Each finding to report is enqueued for every configured chat
+//! sink in the transaction that records it (`store/outbox.rs`); one held back by the
+//! backfill rule or `chat.notify` is recorded and counted instead.
 
 use time::OffsetDateTime;
 
 use crate::advisory::{understand, Finding, FindingKind, Understood};
 use crate::config::{Config, Vendor};
 use crate::fetch::{self, Fetched, Fetcher, Trust, Validators};
+use crate::notify::{delivery_for, sink_names};
 use crate::sources::{self, Entry};
-use crate::store::{self, EntryRecord, EntryStatus, Store};
+use crate::store::{self, Delivery, EntryRecord, EntryStatus, NotPostedReason, Store};
 use crate::trust::approval::{self, Change};
 use crate::trust::{cert, Anchor, AnchorState, Fingerprint};
 
@@ -191,6 +194,7 @@ pub async fn poll_source(
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
     let id = source.id();
+    let sinks = sink_names(config);
     let mut state = store.source_state(&id)?;
     let mut out = Vec::new();
     if state.retry_until.is_some_and(|t| now < t) {
@@ -220,7 +224,7 @@ pub async fn poll_source(
                     &reason,
                     now,
                 );
-                store.put_finding(&f)?;
+                record_source_error(config, store, &sinks, &f, now)?;
                 out.push(Reported {
                     finding: f,
                     update: false,
@@ -237,7 +241,7 @@ pub async fn poll_source(
             "the source answered normally after failing",
             now,
         );
-        store.put_finding(&f)?;
+        record_source_error(config, store, &sinks, &f, now)?;
         out.push(Reported {
             finding: f,
             update: false,
@@ -261,23 +265,31 @@ pub async fn poll_source(
             linked_certificates(fetcher, &mut und).await;
         }
         let changes = plan_changes(store, &und, &source.vendor.name, now)?;
+        // Decided before recording, so the outbox items (or the reason there are none)
+        // are written in the same transaction as the finding.
+        let backfilled = !state.polled && entry.published.is_some_and(|p| p < backfill_before);
+        let delivery = match &und.finding {
+            _ if backfilled => Delivery::NotPosted(NotPostedReason::Backfill),
+            Some(f) => delivery_for(config, f.kind, &sinks),
+            None => Delivery::To(&[]),
+        };
         let status = store.record_entry(&EntryRecord {
             source: &id,
             entry_id: &entry.id,
             content_hash: entry.content_hash(),
             finding: und.finding.as_ref(),
             changes: &changes,
+            delivery,
+            at: now,
         })?;
         let Some(finding) = und.finding else { continue };
         if status == EntryStatus::Unchanged {
             continue;
         }
-        let backfilled = !state.polled && entry.published.is_some_and(|p| p < backfill_before);
+        log_delivery(&id, &finding, delivery);
         if backfilled {
-            tracing::debug!(source = %id, entry = %entry.id, "recorded without reporting (backfill)");
             continue;
         }
-        tracing::info!(source = %id, kind = ?finding.kind, title = %finding.title, "new finding");
         out.push(Reported {
             finding,
             update: status == EntryStatus::Updated,
@@ -287,6 +299,34 @@ pub async fn poll_source(
     state.last_poll = Some(now);
     store.put_source_state(&id, &state)?;
     Ok(out)
+}
+
+/// Record a `source_error` finding with its outbox items, in one transaction.
+fn record_source_error(
+    config: &Config,
+    store: &Store,
+    sinks: &[String],
+    f: &Finding,
+    now: OffsetDateTime,
+) -> Result<(), store::Error> {
+    let delivery = delivery_for(config, f.kind, sinks);
+    if store.record_finding(f, delivery, now)? {
+        log_delivery(&f.url, f, delivery);
+    }
+    Ok(())
+}
+
+/// One log line per recorded finding: where it went, or why it was not posted.
+fn log_delivery(source: &str, f: &Finding, delivery: Delivery<'_>) {
+    let kind = f.kind.as_str();
+    match delivery {
+        Delivery::To(sinks) => {
+            tracing::info!(source = %source, kind, title = %f.title, sinks = sinks.len(), "new finding");
+        }
+        Delivery::NotPosted(reason) => {
+            tracing::info!(source = %source, kind, title = %f.title, reason = reason.as_str(), "new finding recorded, not posted");
+        }
+    }
 }
 
 fn source_error(source: &Source<'_>, title: &str, reason: &str, now: OffsetDateTime) -> Finding {

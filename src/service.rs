@@ -3,7 +3,8 @@
 //! (with jitter, capped) while a source keeps failing and honouring `Retry-After`.
 //! A shutdown signal lets every task finish the poll it is in, then the store is
 //! flushed and `run` returns. Tasks are owned by a `JoinSet` and awaited; nothing is
-//! fire-and-forget. Chat delivery and the control socket come with the chat issue.
+//! fire-and-forget. One drain task per chat sink (`notify`) announces that trustwatch
+//! is online, then delivers the outbox, woken whenever a poll recorded findings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::notify::{self, Render};
 use crate::poll::{poll_source, sources, Reported};
 use crate::store::{self, Store};
 
@@ -23,8 +25,8 @@ pub const MAX_START_JITTER: Duration = Duration::from_secs(10);
 /// Longest wait between polls of a failing source.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
-/// Where findings go (stdout/log until chat lands).
-pub type Sink = Arc<dyn Fn(&Reported) + Send + Sync>;
+/// Where new findings are printed (stdout when no chat sink is configured).
+pub type Print = Arc<dyn Fn(&Reported) + Send + Sync>;
 
 /// The wait before the next poll of a source: its interval, doubled per consecutive
 /// failure up to `MAX_BACKOFF`, ±10% jitter, and never before a `Retry-After`.
@@ -50,24 +52,48 @@ pub fn next_delay(
     jittered.max(until)
 }
 
-/// Run until `shutdown` turns true. Returns after every task finished and the store
-/// was flushed.
+/// Run until `shutdown` turns true: one poller per source, one drain task per sink
+/// in `sinks` (each delivering the outbox rendered by `render`). Returns after every
+/// task finished and the store was flushed.
 pub async fn run(
     config: Arc<Config>,
     store: Arc<Store>,
     fetcher: Arc<Fetcher>,
-    sink: Sink,
+    print: Print,
+    sinks: Vec<Arc<dyn notify::Sink>>,
+    render: Render,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), store::Error> {
     let count = sources(&config).len();
-    tracing::info!(sources = count, "trustwatch is running");
+    tracing::info!(
+        sources = count,
+        sinks = sinks.len(),
+        "trustwatch is running"
+    );
     let mut tasks = JoinSet::new();
+    let mut wakes = Vec::with_capacity(sinks.len());
+    for sink in sinks {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        wakes.push(wake.clone());
+        let queued = store.sink_summary(&sink.name())?.pending;
+        let online = Some(notify::online_text(count, queued));
+        tasks.spawn(notify::run_drain(
+            store.clone(),
+            sink,
+            render.clone(),
+            wake,
+            shutdown.clone(),
+            online,
+        ));
+    }
+    let wakes = Arc::new(wakes);
     for index in 0..count {
-        let (config, store, fetcher, sink, mut stop) = (
+        let (config, store, fetcher, print, wakes, mut stop) = (
             config.clone(),
             store.clone(),
             fetcher.clone(),
-            sink.clone(),
+            print.clone(),
+            wakes.clone(),
             shutdown.clone(),
         );
         tasks.spawn(async move {
@@ -81,7 +107,12 @@ pub async fn run(
             loop {
                 let now = OffsetDateTime::now_utc();
                 match poll_source(&config, &store, &fetcher, &source, now).await {
-                    Ok(found) => found.iter().for_each(|r| sink(r)),
+                    Ok(found) => {
+                        found.iter().for_each(|r| print(r));
+                        if !found.is_empty() {
+                            wakes.iter().for_each(|w| w.notify_one());
+                        }
+                    }
                     Err(e) => tracing::error!(source = %source.id(), error = %e, "store error while polling"),
                 }
                 let state = store.source_state(&source.id()).unwrap_or_default();
@@ -108,7 +139,7 @@ pub async fn run(
     }
     while let Some(res) = tasks.join_next().await {
         if let Err(e) = res {
-            tracing::error!(error = %e, "a source task failed");
+            tracing::error!(error = %e, "a task failed");
         }
     }
     store.flush()?;

@@ -1,4 +1,5 @@
-//! The local store: anchors, the append-only audit log, findings and metadata, in sled.
+//! The local store: anchors, the append-only audit log, findings, the chat outbox
+//! (`store/outbox.rs`) and metadata, in sled.
 //!
 //! Only this module (and its children) names sled. The API is narrow and typed (no sled
 //! type leaks out) so that another embedded engine (redb) could replace it, and so that a
@@ -13,6 +14,7 @@
 
 mod backup;
 mod codec;
+mod outbox;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +26,9 @@ use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
+pub use outbox::{
+    notice_id, Delivery, NotPosted, NotPostedReason, OutboxItem, SinkSummary, ID_CHARS,
+};
 pub use watch::{EntryRecord, EntryStatus, SourceState};
 
 /// The schema this build writes and understands.
@@ -88,6 +93,10 @@ pub struct Store {
     /// Index of findings by what they mention: key = SHA-256 of a term (a fingerprint,
     /// a lower-cased certificate name, a vendor) followed by the finding's key.
     mentions: sled::Tree,
+    /// Notices waiting for chat sinks (`store/outbox.rs`).
+    outbox: sled::Tree,
+    /// Delivery statistics per sink and not-posted counts (`store/outbox.rs`).
+    notify: sled::Tree,
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> Error {
@@ -158,6 +167,8 @@ impl Store {
             seen: tree("seen")?,
             sources: tree("sources")?,
             mentions: tree("mentions")?,
+            outbox: tree("outbox")?,
+            notify: tree("notify")?,
             db,
             path: dir.to_path_buf(),
         };

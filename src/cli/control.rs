@@ -289,6 +289,8 @@ fn resolve_paths(command: &mut Command, cwd: &Path) {
         )
         | Command::Run(_)
         | Command::Poll(_)
+        | Command::Notify(_)
+        | Command::Status(_)
         | Command::Completions(_)
         | Command::Man => {}
         Command::Store(StoreCommand::Export { file } | StoreCommand::Import { file }) => abs(file),

@@ -1,5 +1,7 @@
 //! `trustwatch poll --once`: one cycle over every source; prints the findings that are
-//! new since the last cycle (json: one object per line, CONTRACT §5).
+//! new since the last cycle (json: one object per line, CONTRACT §5), then delivers the
+//! chat outboxes as `run` would, with a bounded effort; what is left queued is said on
+//! stderr.
 
 use std::fmt::Write as _;
 
@@ -47,12 +49,11 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
             "poll needs --once (the scheduled loop is `trustwatch run`)"
         )));
     }
+    // Sinks first: a missing webhook variable fails before anything is recorded.
+    let sinks = super::notify::sinks(ctx)?;
     let store = ctx.open_store()?;
     let fetcher = Fetcher::new(&ctx.config.http).map_err(Failure::other)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::other(anyhow!("cannot start the async runtime: {e}")))?;
+    let runtime = super::notify::runtime()?;
     let reported = runtime
         .block_on(poll_once(
             &ctx.config,
@@ -69,6 +70,7 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
         out.push_str("no new findings\n");
     }
     print(&out)?;
+    runtime.block_on(super::notify::deliver(ctx, &store, &sinks));
     Ok(exit::OK)
 }
 

@@ -1,6 +1,7 @@
-//! `trustwatch run`: poll every source on its schedule until SIGINT/SIGTERM, printing
-//! findings (text or one JSON object per line) as they come; exits 0 after finishing
-//! in-flight polls and flushing the store.
+//! `trustwatch run`: poll every source on its schedule until SIGINT/SIGTERM, delivering
+//! findings to the configured chat sinks, or (with none) printing them (text or one
+//! JSON object per line) as they come; exits 0 after finishing in-flight work and
+//! flushing the store.
 
 use std::sync::Arc;
 
@@ -25,8 +26,13 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
     let fetcher = Arc::new(Fetcher::new(&ctx.config.http).map_err(Failure::other)?);
     let config = Arc::new(ctx.config.clone());
     let format = args.format;
-    let sink: service::Sink = Arc::new(move |r| {
-        let _ = super::print(&render(r, format));
+    let sinks = super::notify::sinks(ctx)?;
+    let renderer = super::notify::render(ctx);
+    let stdout = sinks.is_empty();
+    let print: service::Print = Arc::new(move |r| {
+        if stdout {
+            let _ = super::print(&render(r, format));
+        }
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,7 +46,10 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
             let _ = tx.send(true);
         });
         control
-            .serve_while(rx.clone(), service::run(config, store, fetcher, sink, rx))
+            .serve_while(
+                rx.clone(),
+                service::run(config, store, fetcher, print, sinks, renderer, rx),
+            )
             .await?
             .map_err(Failure::other)
     })?;

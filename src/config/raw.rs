@@ -59,7 +59,18 @@ pub(crate) struct RawPoll {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChat {
+    /// Finding kinds posted to chat sinks.
+    pub(crate) notify: Leaf,
     pub(crate) discord: Option<Spanned<RawDiscord>>,
+    #[serde(default)]
+    pub(crate) webhook: Vec<Spanned<RawWebhook>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebhook {
+    pub(crate) name: Leaf,
+    pub(crate) url_env: Leaf,
 }
 
 #[derive(Debug, Default, Deserialize)]

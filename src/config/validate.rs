@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use toml::{Spanned, Value};
 
+mod chat;
 mod vendors;
 
 use super::raw::{location, Leaf, RawConfig, RawDiscord, RawHttp, RawPoll, RawStore, RawVerify};
 use super::types::{
     check_token_env, check_url, parse_duration, parse_size_value, parse_snowflake, Schemes,
 };
-use super::{ChatConfig, Config, DiscordConfig, HttpConfig, PollConfig, StoreConfig, VerifyConfig};
+use super::{Config, DiscordConfig, HttpConfig, PollConfig, StoreConfig, VerifyConfig};
 
 /// Highest `http.max_redirects`: browsers give up after 20 (Fetch standard, "HTTP-redirect
 /// fetch"); a chain longer than that is a loop or an attack, not a mirror.
@@ -47,12 +48,7 @@ pub(crate) fn validate(text: &str, raw: RawConfig) -> Result<Config, Vec<String>
         http: check.http(raw.http.unwrap_or_default(), defaults.http),
         verify: check.verify(raw.verify.unwrap_or_default(), defaults.verify),
         poll: check.poll(raw.poll.unwrap_or_default(), defaults.poll),
-        chat: ChatConfig {
-            discord: raw
-                .chat
-                .and_then(|chat| chat.discord)
-                .and_then(|discord| check.discord(&discord)),
-        },
+        chat: check.chat(raw.chat),
         vendors: check.vendors(&raw.vendor),
     };
     if check.problems.is_empty() {

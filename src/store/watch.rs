@@ -1,14 +1,16 @@
 //! What the watchers remember: which entries of which source were seen (with their
 //! content hash, so an edit is an update), each source's state (first poll done, HTTP
 //! validators, failure streak), and the recording of one entry: its finding, the
-//! candidate anchors and revocations it causes, and their audit entries, in one
-//! transaction, flushed before the caller reports anything.
+//! candidate anchors and revocations it causes, their audit entries, and its outbox
+//! items (or the reason it is not posted), in one transaction, flushed before the
+//! caller reports anything.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::Transactional;
 use time::OffsetDateTime;
 
+use super::outbox::{enqueue_tx, notice_id, Delivery, Enqueue};
 use super::{codec, index_keys, io, unwrap_tx, write_change, Error, Store};
 use crate::advisory::Finding;
 use crate::trust::approval::Change;
@@ -42,6 +44,10 @@ pub struct EntryRecord<'a> {
     /// Anchor changes the finding causes (candidates, revocations), decided by
     /// `trust::approval`; written with compare-and-swap.
     pub changes: &'a [Change],
+    /// Where the finding goes when it is new or updated (ignored without a finding).
+    pub delivery: Delivery<'a>,
+    /// When it is recorded (the outbox items' queued time).
+    pub at: OffsetDateTime,
 }
 
 /// What recording found.
@@ -96,7 +102,7 @@ impl Store {
             .finding
             .map(|f| {
                 let k = Self::finding_key(f);
-                Ok::<_, Error>((k, codec::encode(f)?, index_keys(f, &k)))
+                Ok::<_, Error>((k, codec::encode(f)?, index_keys(f, &k), notice_id(f)?))
             })
             .transpose()?;
         let encoded: Vec<Vec<u8>> = rec
@@ -111,35 +117,47 @@ impl Store {
             &self.findings,
             &self.seen,
             &self.mentions,
+            &self.outbox,
+            &self.notify,
         )
-            .transaction(|(anchors, log, meta, findings, seen, mentions)| {
-                let status = match seen.get(key)? {
-                    Some(old) if old.as_ref() == rec.content_hash => {
-                        return Ok(EntryStatus::Unchanged)
+            .transaction(
+                |(anchors, log, meta, findings, seen, mentions, outbox, notify)| {
+                    let status = match seen.get(key)? {
+                        Some(old) if old.as_ref() == rec.content_hash => {
+                            return Ok(EntryStatus::Unchanged)
+                        }
+                        Some(_) => EntryStatus::Updated,
+                        None => EntryStatus::New,
+                    };
+                    for (change, value) in rec.changes.iter().zip(&encoded) {
+                        write_change(
+                            anchors,
+                            log,
+                            meta,
+                            change.previous.as_ref(),
+                            &change.new,
+                            value,
+                            &change.audit,
+                        )?;
                     }
-                    Some(_) => EntryStatus::Updated,
-                    None => EntryStatus::New,
-                };
-                for (change, value) in rec.changes.iter().zip(&encoded) {
-                    write_change(
-                        anchors,
-                        log,
-                        meta,
-                        change.previous.as_ref(),
-                        &change.new,
-                        value,
-                        &change.audit,
-                    )?;
-                }
-                if let Some((k, v, index)) = &finding {
-                    findings.insert(k, v.as_slice())?;
-                    for i in index {
-                        mentions.insert(i.as_slice(), &[][..])?;
+                    if let (Some(f), Some((k, v, index, id))) = (rec.finding, &finding) {
+                        findings.insert(k, v.as_slice())?;
+                        for i in index {
+                            mentions.insert(i.as_slice(), &[][..])?;
+                        }
+                        let e = Enqueue {
+                            finding: f,
+                            id,
+                            delivery: rec.delivery,
+                            update: status == EntryStatus::Updated,
+                            at: rec.at,
+                        };
+                        enqueue_tx(outbox, meta, notify, &e)?;
                     }
-                }
-                seen.insert(&key, &rec.content_hash)?;
-                Ok(status)
-            })
+                    seen.insert(&key, &rec.content_hash)?;
+                    Ok(status)
+                },
+            )
             .map_err(unwrap_tx("record entry"))?;
         if status != EntryStatus::Unchanged {
             self.flush()?;

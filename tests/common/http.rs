@@ -1,5 +1,5 @@
 //! A small HTTP/1.1 server on loopback for the fetch tests: each test sets a handler,
-//! the server records every request (path and headers) and answers with the handler's
+//! the server records every request (method, path, headers and body) and answers with the handler's
 //! response, optionally slowly. Real sockets, real bytes; no mocks of our code.
 
 use std::collections::HashMap;
@@ -10,9 +10,19 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Request {
+    pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
+    /// The body, as `content-length` announced it.
+    pub body: Vec<u8>,
     pub at: std::time::Instant,
+}
+
+impl Request {
+    /// The body as JSON (panics when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +109,7 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>)
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
+        let method = line.split_whitespace().next().unwrap_or("GET").to_owned();
         let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
         let mut headers = HashMap::new();
         loop {
@@ -110,9 +121,19 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>)
                 headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
             }
         }
+        let len = headers
+            .get("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
         let req = Request {
+            method,
             path,
             headers,
+            body,
             at: std::time::Instant::now(),
         };
         log.lock().unwrap().push(req.clone());

@@ -1,0 +1,106 @@
+//! What `trustwatch status` and Discord's `/status` show: every source (last poll,
+//! failure streak, last error), every sink's outbox (pending, oldest, failed, last
+//! error, next attempt, down since, delivered), why findings were not posted
+//! (backfill, filtered), and the store's size. Built from the store and the config
+//! only, so any front end can render it.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::poll::sources;
+use crate::store::{self, NotPosted, NotPostedReason, SinkSummary, Store};
+
+/// The version line of this build (as `trustwatch --version` prints it).
+pub(super) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TRUSTWATCH_COMMIT"),
+    ")"
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub version: &'static str,
+    pub sources: Vec<SourceStatus>,
+    /// Configured sinks first (in config order), then any other sink with items left.
+    pub sinks: Vec<SinkStatus>,
+    pub not_posted: NotPostedStatus,
+    pub store_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    pub id: String,
+    pub vendor: String,
+    pub url: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_poll: Option<OffsetDateTime>,
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinkStatus {
+    /// Whether the config names this sink (false: items left by a removed sink).
+    pub configured: bool,
+    #[serde(flatten)]
+    pub outbox: SinkSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotPostedStatus {
+    pub backfill: NotPosted,
+    pub filtered: NotPosted,
+}
+
+/// Gather the status from `store` for the sources and sinks `config` names.
+pub fn status(store: &Store, config: &Config) -> Result<Status, store::Error> {
+    let mut src = Vec::new();
+    for s in sources(config) {
+        let id = s.id();
+        let state = store.source_state(&id)?;
+        src.push(SourceStatus {
+            vendor: s.vendor.name.clone(),
+            url: s.url.to_owned(),
+            last_poll: state.last_poll,
+            failures: state.failures,
+            last_error: state.last_error,
+            id,
+        });
+    }
+    let mut summaries = store.outbox_summary()?;
+    let mut sinks = Vec::new();
+    for name in super::sink_names(config) {
+        let outbox = match summaries.iter().position(|s| s.sink == name) {
+            Some(i) => summaries.remove(i),
+            None => SinkSummary {
+                sink: name,
+                ..SinkSummary::default()
+            },
+        };
+        sinks.push(SinkStatus {
+            configured: true,
+            outbox,
+        });
+    }
+    sinks.extend(
+        summaries
+            .into_iter()
+            .filter(|s| s.pending > 0)
+            .map(|outbox| SinkStatus {
+                configured: false,
+                outbox,
+            }),
+    );
+    Ok(Status {
+        version: VERSION,
+        sources: src,
+        sinks,
+        not_posted: NotPostedStatus {
+            backfill: store.not_posted(NotPostedReason::Backfill)?,
+            filtered: store.not_posted(NotPostedReason::Filtered)?,
+        },
+        store_bytes: store.size_on_disk()?,
+    })
+}
