@@ -29,8 +29,8 @@ use tracing::{debug, error, info, warn};
 
 use super::handler::{First, Handler};
 pub use signature::PublicKey;
-pub use signature::MAX_CLOCK_SKEW;
 use signature::SignedHeaders;
+pub use signature::MAX_CLOCK_SKEW;
 
 /// Largest request body accepted. Discord's interaction payloads are a few KiB (resolved
 /// members, roles and attachments included); 64 KiB leaves room and caps what an
@@ -158,7 +158,10 @@ async fn interactions(State(endpoint): State<Arc<Endpoint>>, request: Request) -
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
         Err(rejection) => {
-            debug!(status = rejection.status().as_u16(), "interaction body not read");
+            debug!(
+                status = rejection.status().as_u16(),
+                "interaction body not read"
+            );
             return rejection.status().into_response();
         }
     };
