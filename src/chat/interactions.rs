@@ -13,6 +13,7 @@
 
 mod signature;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -188,7 +189,20 @@ async fn interactions(State(endpoint): State<Arc<Endpoint>>, request: Request) -
     debug!(interaction_id = id, kind, name, "interaction received");
     // `Handler::first` is synchronous and must be quick (it decides how to answer and
     // moves slow work into the job), so it runs here rather than on a blocking thread.
-    match endpoint.handler.first(interaction) {
+    // A panic in it is a bug in one command; it must not take the connection down with
+    // it, so it becomes a 500 (Discord then shows "interaction failed").
+    let handler = &endpoint.handler;
+    let first = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.first(interaction))) {
+        Ok(first) => first,
+        Err(_) => {
+            error!(
+                interaction_id = id,
+                kind, name, "interaction handler panicked"
+            );
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match first {
         First::Now(response) => answer(&response, id, kind, &name),
         First::Later { ack, job } => {
             let response = answer(&ack, id, kind, &name);
