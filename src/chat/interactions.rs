@@ -192,15 +192,13 @@ async fn interactions(State(endpoint): State<Arc<Endpoint>>, request: Request) -
     // A panic in it is a bug in one command; it must not take the connection down with
     // it, so it becomes a 500 (Discord then shows "interaction failed").
     let handler = &endpoint.handler;
-    let first = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.first(interaction))) {
-        Ok(first) => first,
-        Err(_) => {
-            error!(
-                interaction_id = id,
-                kind, name, "interaction handler panicked"
-            );
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| handler.first(interaction)));
+    let Ok(first) = caught else {
+        error!(
+            interaction_id = id,
+            kind, name, "interaction handler panicked"
+        );
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     match first {
         First::Now(response) => answer(&response, id, kind, &name),

@@ -26,6 +26,8 @@ mod body;
 mod fixtures;
 
 use body::parse_body;
+// Not every test binary that shares `common` builds interactions.
+#[allow(unused_imports)]
 pub use fixtures::{Invoker, Signer};
 
 /// The bot token the fake expects (`Authorization: Bot <TOKEN>`).
