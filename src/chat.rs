@@ -13,6 +13,8 @@
 //! - `chat/builders.rs`: messages into serenity's builders.
 //! - `chat/discord.rs`: serenity's REST client pointed at `api_base`, the slash commands
 //!   and their registration, and the gateway transport.
+//! - `chat/interactions.rs`: the HTTP interactions endpoint (signature check, PING,
+//!   immediate or deferred answers) in front of a [`handler::Handler`].
 //!
 //! Data flows one way: findings are rendered into [`Message`]s here and delivered by
 //! `notify`; commands come in through a transport (gateway or HTTP endpoint), are
@@ -23,6 +25,7 @@ pub mod commands;
 pub mod discord;
 pub mod evidence;
 pub mod handler;
+pub mod interactions;
 pub mod message;
 pub mod notice;
 pub mod render;
