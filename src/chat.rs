@@ -11,6 +11,8 @@
 //! - `chat/notice.rs`: a finding's notice decorated for Discord (evidence, buttons, ping).
 //! - `chat/status.rs`: the `/status` answer.
 //! - `chat/builders.rs`: messages into serenity's builders.
+//! - `chat/sink.rs`: the notifier's Discord sink (nonce, retry rules).
+//! - `chat/serve.rs`: Discord while `run` is up: token, sink, supervised transport.
 //! - `chat/discord.rs`: serenity's REST client pointed at `api_base`, the slash commands
 //!   and their registration, and the gateway transport.
 //! - `chat/interactions.rs`: the HTTP interactions endpoint (signature check, PING,
@@ -30,6 +32,8 @@ pub mod message;
 pub mod notice;
 pub mod render;
 pub mod request;
+pub mod serve;
+pub mod sink;
 pub mod status;
 
 pub use message::{Button, ButtonStyle, Embed, Field, File, Message};

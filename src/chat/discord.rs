@@ -90,6 +90,11 @@ pub enum Error {
          settings in the Discord developer portal"
     )]
     Intents,
+    #[error(
+        "cannot serve the interactions endpoint on {addr}: {reason}; check \
+         chat.discord.interactions_listen (is another process on that port?)"
+    )]
+    Listen { addr: String, reason: String },
     #[error("the Discord gateway connection failed: {source}")]
     Gateway {
         #[source]

@@ -10,6 +10,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::{exit, print, Context, Failure, Outcome};
+use crate::chat::serve::Discord;
 use crate::notify::{self, Budget, Render, Sink};
 use crate::store::Store;
 
@@ -20,10 +21,31 @@ pub struct NotifyArgs {
     pub test: bool,
 }
 
+/// Discord, when `[chat.discord]` is configured: the token (from the environment) and
+/// the REST client. A missing token is an input error naming the variable.
+pub(crate) fn discord(ctx: &Context) -> Result<Option<Discord>, Failure> {
+    ctx.config
+        .chat
+        .discord
+        .as_ref()
+        .map(|d| Discord::from_env(d).map_err(Failure::usage))
+        .transpose()
+}
+
 /// Every sink the config names, ready to deliver (a webhook whose URL variable is
-/// missing is an input error naming the variable).
-pub(crate) fn sinks(ctx: &Context) -> Result<Vec<Arc<dyn Sink>>, Failure> {
-    notify::sinks_from_config(&ctx.config).map_err(Failure::usage)
+/// missing is an input error naming the variable). `store` lets the Discord sink show
+/// the evidence for a new CA with rotation notices.
+pub(crate) fn sinks(
+    ctx: &Context,
+    discord: Option<&Discord>,
+    store: Option<Arc<Store>>,
+) -> Result<Vec<Arc<dyn Sink>>, Failure> {
+    let mut out: Vec<Arc<dyn Sink>> = Vec::new();
+    if let Some(d) = discord {
+        out.push(Arc::new(d.sink(store)));
+    }
+    out.extend(notify::sinks_from_config(&ctx.config).map_err(Failure::usage)?);
+    Ok(out)
 }
 
 /// How notices are rendered.
@@ -44,7 +66,8 @@ pub(super) fn run(ctx: &Context, args: &NotifyArgs) -> Outcome {
             "notify needs --test (findings are delivered by `run` and `poll --once`)"
         )));
     }
-    let sinks = sinks(ctx)?;
+    let discord = discord(ctx)?;
+    let sinks = sinks(ctx, discord.as_ref(), None)?;
     if sinks.is_empty() {
         return Err(Failure::usage(anyhow!(
             "no chat sink is configured: add a [[chat.webhook]] (name, url_env) or \

@@ -50,8 +50,9 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
         )));
     }
     // Sinks first: a missing webhook variable fails before anything is recorded.
-    let sinks = super::notify::sinks(ctx)?;
+    let discord = super::notify::discord(ctx)?;
     let store = ctx.open_store()?;
+    let sinks = super::notify::sinks(ctx, discord.as_ref(), Some(store.clone()))?;
     let fetcher = Fetcher::new(&ctx.config.http).map_err(Failure::other)?;
     let runtime = super::notify::runtime()?;
     let reported = runtime

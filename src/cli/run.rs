@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::poll::render;
 use super::{exit, Context, Failure, Format, Outcome};
+use crate::chat::commands::Bot;
 use crate::fetch::Fetcher;
 use crate::service;
 
@@ -26,7 +27,8 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
     let fetcher = Arc::new(Fetcher::new(&ctx.config.http).map_err(Failure::other)?);
     let config = Arc::new(ctx.config.clone());
     let format = args.format;
-    let sinks = super::notify::sinks(ctx)?;
+    let discord = super::notify::discord(ctx)?;
+    let sinks = super::notify::sinks(ctx, discord.as_ref(), Some(store.clone()))?;
     let renderer = super::notify::render(ctx);
     let stdout = sinks.is_empty();
     let print: service::Print = Arc::new(move |r| {
@@ -45,13 +47,35 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
             tracing::info!("shutdown requested: finishing in-flight polls");
             let _ = tx.send(true);
         });
-        control
+        // Chat commands come in beside the watchers; a chat failure never stops them.
+        let stopping = rx.clone();
+        let chat = discord.map(|d| {
+            let bot = Arc::new(Bot::new(
+                store.clone(),
+                config.clone(),
+                d.config.clone(),
+                fetcher.clone(),
+                d.http.clone(),
+            ));
+            let stop = rx.clone();
+            tokio::spawn(async move { d.serve(bot, stop).await })
+        });
+        let served = control
             .serve_while(
                 rx.clone(),
                 service::run(config, store, fetcher, print, sinks, renderer, rx),
             )
-            .await?
-            .map_err(Failure::other)
+            .await;
+        if let Some(chat) = chat {
+            // The watchers end only on shutdown, or on a store error: then chat goes too.
+            if !*stopping.borrow() {
+                chat.abort();
+            }
+            if let Ok(Err(e)) = chat.await {
+                tracing::error!(error = %e, "chat had stopped");
+            }
+        }
+        served?.map_err(Failure::other)
     })?;
     Ok(exit::OK)
 }
