@@ -81,6 +81,14 @@ interval = "1h"
                 key = signer.public_key_hex(),
             ),
         );
+        // The operator approved DTEN's old root long ago.
+        common::assert_ok(&env.run(&[
+            "trust",
+            "add",
+            "config/examples/dten/old-root.pem",
+            "--vendor",
+            "dten",
+        ]));
         let child = Command::new(env!("CARGO_BIN_EXE_trustwatch"))
             .arg("--config")
             .arg(env.path("trustwatch.toml"))
@@ -341,7 +349,15 @@ async fn the_seed_story_over_discord() {
             .contains(&format!("confirm:{NEW_ROOT}")),
         "{confirm}"
     );
-    assert!(confirm["data"]["embeds"].to_string().contains("old key"));
+    let shown = confirm["data"]["embeds"].to_string();
+    // The new root is cross-signed by the approved old root (post 4 carried the cross
+    // certificate), announced on two channels, and the old root is still approved.
+    assert!(
+        shown.contains("yes: certified by approved O=DTEN Inc., CN=DTEN Root CA 2019"),
+        "{shown}"
+    );
+    assert!(shown.contains("2 channels"), "{shown}");
+    assert!(shown.contains("still approved"), "{shown}");
     let (_, approved) = bot
         .post(&approver.button(&format!("confirm:{NEW_ROOT}")))
         .await;

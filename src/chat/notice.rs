@@ -22,7 +22,11 @@ pub fn decorate(
 ) -> Message {
     match finding.kind {
         FindingKind::CaRotation => {
-            if let (Some(ev), Some(embed)) = (evidence, base.embeds.first_mut()) {
+            // Evidence is about keys: a rotation post that names none has none to show.
+            if let (Some(ev), Some(embed)) = (
+                evidence.filter(|e| !e.keys.is_empty()),
+                base.embeds.first_mut(),
+            ) {
                 embed.fields.extend(evidence_fields(ev));
             }
             let keys: Vec<Fingerprint> =

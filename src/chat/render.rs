@@ -18,19 +18,30 @@ use crate::escalation::Escalation;
 use crate::trust::{Anchor, AnchorState, Fingerprint};
 use crate::verify::{Report, Verdict};
 
-/// Text from outside, made inert for Discord markdown: no mentions, links or formatting.
+/// Text from outside, made inert for Discord markdown: no formatting, no masked links,
+/// no headings or quotes, and no `@everyone`/`@here` (messages also close every
+/// mention but the approver role's, so this is for the eye). Addresses like
+/// `security@dten.example` stay intact.
 pub fn plain(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let text = s
+        .replace("@everyone", "@\u{200b}everyone")
+        .replace("@here", "@\u{200b}here");
+    let mut out = String::with_capacity(text.len());
+    let mut line_start = true;
+    for c in text.chars() {
         match c {
-            '@' => out.push_str("@\u{200b}"),
-            '*' | '_' | '~' | '`' | '|' | '>' | '#' | '[' | ']' | '(' | ')' | '<' | '\\' => {
+            '*' | '_' | '~' | '`' | '|' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '>' | '#' | '-' if line_start => {
                 out.push('\\');
                 out.push(c);
             }
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
+        line_start = c == '\n';
     }
     out
 }
@@ -414,4 +425,23 @@ pub fn escalation_reply(e: &Escalation, script: String, approver_role: u64) -> M
         ..Message::default()
     }
     .fit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn outside_text_cannot_format_link_or_ping() {
+        assert_eq!(
+            plain("**bold** [x](https://evil)"),
+            "\\*\\*bold\\*\\* \\[x\\](https://evil)"
+        );
+        assert_eq!(plain("@everyone @here"), "@\u{200b}everyone @\u{200b}here");
+        assert_eq!(plain("# head\n> quote"), "\\# head \\> quote");
+        assert_eq!(
+            plain("security@dten.example (>=2)"),
+            "security@dten.example (>=2)"
+        );
+    }
 }
