@@ -1,59 +1,47 @@
-//! `/status`: sources, last poll, failures, store size.
+//! `/status`: sources, last poll, failures, every chat sink's outbox (queued, why, next
+//! attempt), findings not posted (backfill, filtered) and the store's size, from the
+//! same [`notify::status`](crate::notify::status) as `trustwatch status`.
 
 use super::message::{code_block, colour, limits};
 use super::{render, Embed, Field, Message};
 use crate::config::Config;
-use crate::poll::sources;
+use crate::notify::{status, Status};
 use crate::store::Store;
 
 /// The status answer, from the store.
 pub fn reply(store: &Store, config: &Config) -> Message {
-    let mut lines = Vec::new();
-    let mut failing = 0usize;
-    for s in sources(config) {
-        let id = s.id();
-        let state = match store.source_state(&id) {
-            Ok(st) => st,
-            Err(e) => return render::refusal(&format!("The store failed: {e}")),
-        };
-        if state.failures > 0 {
-            failing += 1;
-        }
-        let last = state
-            .last_poll
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| "never".into());
-        let health = match (&state.last_error, state.failures) {
-            (Some(e), n) if n > 0 => format!("FAILING x{n}: {e}"),
-            _ => "ok".to_owned(),
-        };
-        lines.push(format!("{id}\n  last poll {last} · {health}"));
+    match status(store, config) {
+        Ok(st) => render_status(&st),
+        Err(e) => render::refusal(&format!("The store failed: {e}")),
     }
-    let size = store.size_on_disk().unwrap_or(0);
+}
+
+/// Green when every source polls and nothing waits; amber otherwise.
+pub fn render_status(st: &Status) -> Message {
+    let failing = st.sources.iter().filter(|s| s.failures > 0).count();
+    let queued: u64 = st.sinks.iter().map(|s| s.outbox.pending).sum();
+    let down = st.sinks.iter().filter(|s| s.outbox.down_since.is_some()).count();
+    let healthy = failing == 0 && down == 0;
     let mut e = Embed {
         title: "trustwatch status".to_owned(),
-        colour: if failing > 0 {
-            colour::UNKNOWN_SIGNER
-        } else {
-            colour::TRUSTED
-        },
-        description: if lines.is_empty() {
-            "no sources configured".to_owned()
-        } else {
-            code_block(&lines.join("\n"), limits::DESCRIPTION)
-        },
+        colour: if healthy { colour::TRUSTED } else { colour::UNKNOWN_SIGNER },
+        description: code_block(&st.to_text(), limits::DESCRIPTION),
         ..Embed::default()
     };
     e.fields.push(Field::inline(
         "sources",
-        format!("{} ({failing} failing)", lines.len()),
+        format!("{} ({failing} failing)", st.sources.len()),
     ));
     e.fields.push(Field::inline(
-        "store size",
-        format!("{:.1} MiB", size as f64 / f64::from(1u32 << 20)),
+        "queued notices",
+        format!("{queued} ({down} sink(s) down)"),
+    ));
+    e.fields.push(Field::inline(
+        "not posted",
+        format!(
+            "{} backfill · {} filtered",
+            st.not_posted.backfill.count, st.not_posted.filtered.count
+        ),
     ));
     Message {
         embeds: vec![e],

@@ -4,6 +4,8 @@
 //! (backfill, filtered), and the store's size. Built from the store and the config
 //! only, so any front end can render it.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -103,4 +105,75 @@ pub fn status(store: &Store, config: &Config) -> Result<Status, store::Error> {
         },
         store_bytes: store.size_on_disk()?,
     })
+}
+
+fn when(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_else(|| "never".to_owned())
+}
+
+impl Status {
+    /// The status as text for a person (`trustwatch status`, Discord's `/status`).
+    pub fn to_text(&self) -> String {
+        let st = self;
+        let mut out = String::new();
+        let _ = writeln!(out, "trustwatch {}", st.version);
+        let _ = writeln!(out, "\nsources ({}):", st.sources.len());
+        for s in &st.sources {
+            let _ = write!(out, "  {}  last poll {}", s.id, when(s.last_poll));
+            if s.failures > 0 {
+                let _ = write!(out, ", failing ({} in a row)", s.failures);
+            }
+            out.push('\n');
+            if let Some(e) = &s.last_error {
+                let _ = writeln!(out, "    last error: {e}");
+            }
+        }
+        let _ = writeln!(out, "\nchat sinks ({}):", st.sinks.len());
+        if st.sinks.is_empty() {
+            let _ = writeln!(out, "  none configured: findings go to stdout and the log");
+        }
+        for s in &st.sinks {
+            let o = &s.outbox;
+            let removed = if s.configured {
+                ""
+            } else {
+                " (not configured)"
+            };
+            let _ = writeln!(
+                out,
+                "  {}{removed}: {} pending ({} refused), {} delivered, last delivered {}",
+                o.sink,
+                o.pending,
+                o.failed,
+                o.delivered,
+                when(o.last_delivered)
+            );
+            if o.pending > 0 {
+                let _ = writeln!(
+                    out,
+                    "    oldest queued {}, next attempt {}",
+                    when(o.oldest),
+                    when(o.next_attempt)
+                );
+            }
+            if let Some(d) = o.down_since {
+                let _ = writeln!(out, "    queued: chat down since {}", when(Some(d)));
+            }
+            if let Some(e) = &o.last_error {
+                let _ = writeln!(out, "    last error: {e}");
+            }
+        }
+        let n = &st.not_posted;
+        let _ = writeln!(
+            out,
+            "\nnot posted: {} backfill, {} filtered (chat.notify)",
+            n.backfill.count, n.filtered.count
+        );
+        let _ = writeln!(out, "store: {} bytes on disk", st.store_bytes);
+        out
+    }
 }
