@@ -40,8 +40,10 @@ ENV TRUSTWATCH_CONFIG=/etc/trustwatch/trustwatch.toml \
 USER 10001:10001
 VOLUME ["/data"]
 WORKDIR /data
-# Only proves the binary starts; a real status probe (polls alive, store writable)
-# comes with the control socket.
-HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["trustwatch", "--version"]
+# The HTTP interactions endpoint, when configured with interactions_listen = "0.0.0.0:8080".
+EXPOSE 8080
+# `status` reaches the running instance through its control socket and reads the store:
+# it fails when `run` holds the store but no longer answers.
+HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["trustwatch", "status"]
 ENTRYPOINT ["trustwatch"]
 CMD ["run"]
