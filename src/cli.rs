@@ -277,6 +277,15 @@ pub(crate) fn print(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// Write a line for the person to stderr (not the log): a warning that belongs to the
+/// command's output. A forwarded command's goes back to the client.
+pub(crate) fn eprint(text: &str) {
+    if control::capture_err(text) {
+        return;
+    }
+    eprint!("{text}");
+}
+
 /// The person behind a CLI change, for the audit log.
 pub(crate) fn local_actor() -> String {
     ["SUDO_USER", "USER", "LOGNAME"]

@@ -20,11 +20,19 @@ pub fn reply(store: &Store, config: &Config) -> Message {
 pub fn render_status(st: &Status) -> Message {
     let failing = st.sources.iter().filter(|s| s.failures > 0).count();
     let queued: u64 = st.sinks.iter().map(|s| s.outbox.pending).sum();
-    let down = st.sinks.iter().filter(|s| s.outbox.down_since.is_some()).count();
+    let down = st
+        .sinks
+        .iter()
+        .filter(|s| s.outbox.down_since.is_some())
+        .count();
     let healthy = failing == 0 && down == 0;
     let mut e = Embed {
         title: "trustwatch status".to_owned(),
-        colour: if healthy { colour::TRUSTED } else { colour::UNKNOWN_SIGNER },
+        colour: if healthy {
+            colour::TRUSTED
+        } else {
+            colour::UNKNOWN_SIGNER
+        },
         description: code_block(&st.to_text(), limits::DESCRIPTION),
         ..Embed::default()
     };

@@ -37,25 +37,39 @@ const MAX_ACTOR: usize = 256;
 // output of any command that forgot to use it into the server's stdout.)
 thread_local! {
     static CAPTURE: RefCell<Option<String>> = const { RefCell::new(None) };
+    static CAPTURE_ERR: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Run `f` with this thread's `print` output collected and returned.
-fn captured<T>(f: impl FnOnce() -> T) -> (T, String) {
+/// Run `f` with this thread's `print` and `eprint` output collected and returned.
+fn captured<T>(f: impl FnOnce() -> T) -> (T, String, String) {
     CAPTURE.with(|c| *c.borrow_mut() = Some(String::new()));
+    CAPTURE_ERR.with(|c| *c.borrow_mut() = Some(String::new()));
     let out = f();
     let text = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
-    (out, text)
+    let err = CAPTURE_ERR
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_default();
+    (out, text, err)
 }
 
-/// Append `text` to this thread's capture; `false` when output is not captured.
-pub(super) fn capture(text: &str) -> bool {
-    CAPTURE.with(|c| match c.borrow_mut().as_mut() {
+fn append(slot: &'static std::thread::LocalKey<RefCell<Option<String>>>, text: &str) -> bool {
+    slot.with(|c| match c.borrow_mut().as_mut() {
         Some(buf) => {
             buf.push_str(text);
             true
         }
         None => false,
     })
+}
+
+/// Append `text` to this thread's stdout capture; `false` when output is not captured.
+pub(super) fn capture(text: &str) -> bool {
+    append(&CAPTURE, text)
+}
+
+/// Append `text` to this thread's stderr capture; `false` when output is not captured.
+pub(super) fn capture_err(text: &str) -> bool {
+    append(&CAPTURE_ERR, text)
 }
 
 /// Forward this invocation to the instance serving `ctx.data_dir`, if one answers.
@@ -215,10 +229,13 @@ fn serve_one(config: &Config, data_dir: &Path, store: &Arc<Store>, request: Requ
         store: Some(store.clone()),
         actor: actor.to_owned(),
     };
-    let (outcome, stdout) = captured(|| dispatch(&ctx, command));
-    let (code, stderr) = match outcome {
-        Ok(code) => (code, String::new()),
-        Err(f) => (f.code, super::render_failure(&f)),
+    let (outcome, stdout, mut stderr) = captured(|| dispatch(&ctx, command));
+    let code = match outcome {
+        Ok(code) => code,
+        Err(f) => {
+            stderr.push_str(&super::render_failure(&f));
+            f.code
+        }
     };
     tracing::info!(
         code,

@@ -109,10 +109,13 @@ pub(super) async fn deliver(ctx: &Context, store: &Store, sinks: &[Arc<dyn Sink>
                     .last_error
                     .as_deref()
                     .unwrap_or("waiting for its next attempt");
-                eprintln!("{} finding(s) queued for {}: {reason}", r.remaining, r.sink);
+                super::eprint(&format!(
+                    "{} finding(s) queued for {}: {reason}\n",
+                    r.remaining, r.sink
+                ));
             }
             Ok(_) => {}
-            Err(e) => eprintln!("cannot deliver to {}: {e}", sink.name()),
+            Err(e) => super::eprint(&format!("cannot deliver to {}: {e}\n", sink.name())),
         }
     }
     let built: Vec<String> = sinks.iter().map(|s| s.name()).collect();
@@ -122,10 +125,10 @@ pub(super) async fn deliver(ctx: &Context, store: &Store, sinks: &[Arc<dyn Sink>
         }
         if let Ok(s) = store.sink_summary(&name) {
             if s.pending > 0 {
-                eprintln!(
-                    "{} finding(s) queued for {name}: delivered by `trustwatch run`",
+                super::eprint(&format!(
+                    "{} finding(s) queued for {name}: delivered by `trustwatch run`\n",
                     s.pending
-                );
+                ));
             }
         }
     }

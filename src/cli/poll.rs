@@ -71,7 +71,16 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
         out.push_str("no new findings\n");
     }
     print(&out)?;
-    runtime.block_on(super::notify::deliver(ctx, &store, &sinks));
+    if ctx.store.is_some() {
+        // Forwarded to a running `trustwatch run`: its delivery tasks own the outboxes
+        // (two drainers could post the same item twice), and pick these up on their
+        // next tick.
+        if !reported.is_empty() && !sinks.is_empty() {
+            super::eprint("queued for delivery by the running trustwatch run\n");
+        }
+    } else {
+        runtime.block_on(super::notify::deliver(ctx, &store, &sinks));
+    }
     Ok(exit::OK)
 }
 

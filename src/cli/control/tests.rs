@@ -78,12 +78,15 @@ fn run_and_store_import_are_refused_beside_run() {
 
 #[test]
 fn print_is_captured_on_the_capturing_thread_only() {
-    let (outcome, text) = captured(|| {
+    let (outcome, text, err) = captured(|| {
         print("one ")?;
+        super::super::eprint("warn\n");
         print("two\n")?;
         Ok::<_, Failure>(3)
     });
     assert_eq!(outcome.ok(), Some(3));
     assert_eq!(text, "one two\n");
+    assert_eq!(err, "warn\n");
     assert!(!capture("not captured"));
+    assert!(!capture_err("not captured"));
 }
