@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use super::outbox::{item_key, OutboxItem, META_OUTBOX_SEQ};
 use super::{codec, index_keys, Error, Store, META_AUDIT_SEQ, SCHEMA_VERSION};
 use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditEntry};
@@ -22,6 +23,10 @@ pub struct Export {
     pub anchors: Vec<Anchor>,
     pub audit: Vec<AuditEntry>,
     pub findings: Vec<Finding>,
+    /// Notices still waiting for a chat sink, so a restore loses none of them (absent
+    /// from backups made before the outbox existed).
+    #[serde(default)]
+    pub outbox: Vec<OutboxItem>,
 }
 
 impl Store {
@@ -32,6 +37,7 @@ impl Store {
             anchors: self.anchors(None)?,
             audit: self.audit()?,
             findings: self.findings()?,
+            outbox: self.outbox_items()?,
         })
     }
 
@@ -75,7 +81,11 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        if !self.anchors.is_empty() || !self.audit.is_empty() || !self.findings.is_empty() {
+        if !self.anchors.is_empty()
+            || !self.audit.is_empty()
+            || !self.findings.is_empty()
+            || !self.outbox.is_empty()
+        {
             return Err(refuse(
                 "the store is not empty; import into a fresh --data-dir".into(),
             ));
@@ -95,6 +105,11 @@ impl Store {
             index.extend(index_keys(f, &k));
             findings.push((k, codec::encode(f)?));
         }
+        let mut outbox = Vec::new();
+        for item in &export.outbox {
+            outbox.push((item_key(&item.sink, item.seq), codec::encode(item)?));
+        }
+        let last_outbox = export.outbox.iter().map(|i| i.seq).max().unwrap_or(0);
         let last_seq = export.audit.iter().map(|e| e.seq).max().unwrap_or(0);
         let trees = (
             &self.anchors,
@@ -102,8 +117,15 @@ impl Store {
             &self.findings,
             &self.meta,
             &self.mentions,
+            &self.outbox,
         );
-        let result = trees.transaction(|(at, lt, ft, mt, it)| {
+        let result = trees.transaction(|(at, lt, ft, mt, it, ot)| {
+            for (k, v) in &outbox {
+                ot.insert(k.as_slice(), v.as_slice())?;
+            }
+            if last_outbox > 0 {
+                mt.insert(META_OUTBOX_SEQ, &last_outbox.to_be_bytes())?;
+            }
             for k in &index {
                 it.insert(k.as_slice(), &[][..])?;
             }

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::{codec, io, next_seq, unwrap_tx, Error, Store, Tx, TxResult};
 use crate::advisory::Finding;
 
-const META_OUTBOX_SEQ: &[u8] = b"outbox_seq";
+pub(super) const META_OUTBOX_SEQ: &[u8] = b"outbox_seq";
 /// Characters of an item id: Discord's `nonce` allows 25.
 pub const ID_CHARS: usize = 24;
 
@@ -130,7 +130,7 @@ pub fn notice_id(finding: &Finding) -> Result<String, Error> {
     Ok(id)
 }
 
-fn item_key(sink: &str, seq: u64) -> Vec<u8> {
+pub(super) fn item_key(sink: &str, seq: u64) -> Vec<u8> {
     [sink.as_bytes(), &[0], &seq.to_be_bytes()].concat()
 }
 
@@ -207,6 +207,19 @@ pub(super) fn enqueue_tx(outbox: &Tx, meta: &Tx, notify: &Tx, e: &Enqueue<'_>) -
             notify.insert(key, codec::encode(&rec).map_err(abort)?)?;
             Ok(0)
         }
+    }
+}
+
+impl Store {
+    /// Every item waiting in every sink's queue (for backups), in key order.
+    pub(super) fn outbox_items(&self) -> Result<Vec<OutboxItem>, Error> {
+        self.outbox
+            .iter()
+            .map(|item| {
+                let (_, v) = item.map_err(io("read outbox"))?;
+                codec::decode("outbox", &v)
+            })
+            .collect()
     }
 }
 

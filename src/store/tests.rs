@@ -159,6 +159,10 @@ fn export_import_round_trip() {
         .unwrap();
     s.put_finding(&finding("Rotation", Fingerprint::of(b"a"), Some(5)))
         .unwrap();
+    let sinks = ["discord".to_owned()];
+    let queued = finding("Queued", Fingerprint::of(b"q"), Some(6));
+    s.record_finding(&queued, Delivery::To(&sinks), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
     let file = dir.path().join("backup.json");
     s.export_to(&file).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -170,6 +174,16 @@ fn export_import_round_trip() {
     let t = Store::open(&dir.path().join("b"), StoreOptions::default()).unwrap();
     t.import(&export).unwrap();
     assert_eq!(t.export().unwrap(), s.export().unwrap());
+    // A notice still waiting for Discord survives the restore, and the queue goes on
+    // numbering after it.
+    let waiting = t.outbox_pending("discord", 10).unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].finding.title, "Queued");
+    let later = finding("Later", Fingerprint::of(b"l"), Some(7));
+    t.record_finding(&later, Delivery::To(&sinks), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+    let both = t.outbox_pending("discord", 10).unwrap();
+    assert!(both[1].seq > both[0].seq, "{both:?}");
     // The audit sequence continues after the imported entries.
     assert_eq!(
         t.apply(None, &anchor(b"c", AnchorState::Approved), &draft("x"))
