@@ -270,11 +270,16 @@ impl Bot {
         );
         Box::pin(async move {
             let built = tokio::task::spawn_blocking(move || {
-                escalation::for_fingerprint(&store, &config, fp, None, OffsetDateTime::now_utc())
+                let now = OffsetDateTime::now_utc();
+                let e = escalation::for_fingerprint(&store, &config, fp, None, now)?;
+                let ev = evidence::for_key(&store, fp, e.vendor.as_deref(), now)?;
+                Ok::<_, crate::store::Error>((e, ev))
             })
             .await;
             match built {
-                Ok(Ok(e)) => render::escalation_reply(&e, escalation::render(&e), role),
+                Ok(Ok((e, ev))) => {
+                    render::escalation_reply(&e, escalation::render(&e), Some(&ev), role)
+                }
                 Ok(Err(e)) => store_failed(&e),
                 Err(e) => render::refusal(&format!("escalation failed: {e}")),
             }
@@ -395,10 +400,17 @@ fn verify_bytes(store: &Store, config: &Config, name: &str, bytes: &[u8], role: 
     } else {
         None
     };
+    let key_evidence = render::key_to_decide(&report).and_then(|fp| {
+        let vendor = report.anchor.as_ref().map(|a| a.vendor.as_str());
+        evidence::for_key(store, fp, vendor, OffsetDateTime::now_utc())
+            .map_err(|e| tracing::warn!(error = %e, "no evidence for the prompt"))
+            .ok()
+    });
     render::verify_reply(
         &report,
         name,
         escalation.as_ref().map(|(e, s)| (e, s.clone())),
+        key_evidence.as_ref(),
         role,
     )
 }

@@ -270,6 +270,35 @@ pub fn for_anchor(
     Ok(e)
 }
 
+/// The evidence about one key, stored or not (the key an escalation prompt is about):
+/// its anchor's, when the store has it; otherwise dated and attributed by the stored
+/// findings that announce it (`vendor` when known).
+pub fn for_key(
+    store: &Store,
+    key: Fingerprint,
+    vendor: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Evidence, store::Error> {
+    if let Some(anchor) = store.anchor(&key)? {
+        return for_anchor(store, &anchor, now);
+    }
+    let keys = [key];
+    let announced = store.findings_mentioning(&keys, &[])?;
+    let vendor = vendor
+        .map(str::to_owned)
+        .or_else(|| announced.first().map(|f| f.vendor.clone()))
+        .unwrap_or_default();
+    let rel = related(store, &vendor, &keys)?;
+    let mut e = gather(&vendor, &keys, None, &store.anchors(None)?, &rel, now);
+    e.age_secs = e
+        .announcements
+        .iter()
+        .filter_map(|a| a.published)
+        .min()
+        .map(|p| (now - p).whole_seconds());
+    Ok(e)
+}
+
 /// "3 days", "5 hours", "12 minutes", "just now".
 pub fn age(secs: i64) -> String {
     let s = secs.max(0);

@@ -101,6 +101,7 @@ pub fn verify_reply(
     r: &Report,
     package: &str,
     escalation: Option<(&Escalation, String)>,
+    evidence: Option<&Evidence>,
     approver_role: u64,
 ) -> Message {
     let (headline, colour) = verdict_style(r.verdict);
@@ -173,7 +174,8 @@ pub fn verify_reply(
             ));
         }
     }
-    if !r.advisories.is_empty() {
+    // With evidence, its announcements cite the advisories (in their own embed).
+    if !r.advisories.is_empty() && evidence.is_none() {
         let cited: Vec<String> = r
             .advisories
             .iter()
@@ -199,8 +201,22 @@ pub fn verify_reply(
             bytes: script.into_bytes(),
         });
         msg.buttons = decision_buttons(&fp);
+        if let Some(ev) = evidence {
+            msg.embeds.push(evidence_embed(&fp, ev));
+        }
     }
     msg.fit()
+}
+
+/// The evidence for trusting `key`, as its own embed.
+pub fn evidence_embed(key: &Fingerprint, ev: &Evidence) -> Embed {
+    Embed {
+        title: "Evidence before approving".to_owned(),
+        description: code_block(&key.to_string(), 100),
+        colour: colour::PENDING,
+        fields: evidence_fields(ev),
+        ..Embed::default()
+    }
 }
 
 /// Approve (asks to confirm) and escalate buttons for one key.
@@ -366,7 +382,12 @@ pub fn trust_list(anchors: &[Anchor], vendor: Option<&str>) -> Message {
 }
 
 /// The escalation prompt for one key: names, advisories, contact, the script attached.
-pub fn escalation_reply(e: &Escalation, script: String, approver_role: u64) -> Message {
+pub fn escalation_reply(
+    e: &Escalation,
+    script: String,
+    evidence: Option<&Evidence>,
+    approver_role: u64,
+) -> Message {
     let mut embed = Embed {
         title: "Escalation: confirm this key with the vendor".to_owned(),
         colour: colour::PENDING,
@@ -414,10 +435,14 @@ pub fn escalation_reply(e: &Escalation, script: String, approver_role: u64) -> M
     embed.footer = Some(
         "Run: sh escalate.sh <fingerprint the vendor reads out>  (MATCH or NO MATCH)".to_owned(),
     );
+    let mut embeds = vec![embed];
+    if let (Some(ev), Some(k)) = (evidence, e.keys.first()) {
+        embeds.push(evidence_embed(&k.sha256, ev));
+    }
     Message {
         content: format!("<@&{approver_role}> an unknown or pending key needs a decision."),
         mention_role: Some(approver_role),
-        embeds: vec![embed],
+        embeds,
         files: vec![File {
             name: "escalate.sh".to_owned(),
             bytes: script.into_bytes(),
