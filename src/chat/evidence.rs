@@ -244,6 +244,15 @@ pub fn for_finding(
     ))
 }
 
+/// Seconds since the oldest dated announcement.
+fn oldest_age(announcements: &[Announcement], now: OffsetDateTime) -> Option<i64> {
+    announcements
+        .iter()
+        .filter_map(|a| a.published)
+        .min()
+        .map(|p| (now - p).whole_seconds())
+}
+
 /// The evidence shown before an approver confirms an anchor: dated by its oldest
 /// announcement.
 pub fn for_anchor(
@@ -261,12 +270,7 @@ pub fn for_anchor(
         &rel,
         now,
     );
-    e.age_secs = e
-        .announcements
-        .iter()
-        .filter_map(|a| a.published)
-        .min()
-        .map(|p| (now - p).whole_seconds());
+    e.age_secs = oldest_age(&e.announcements, now);
     Ok(e)
 }
 
@@ -290,12 +294,7 @@ pub fn for_key(
         .unwrap_or_default();
     let rel = related(store, &vendor, &keys)?;
     let mut e = gather(&vendor, &keys, None, &store.anchors(None)?, &rel, now);
-    e.age_secs = e
-        .announcements
-        .iter()
-        .filter_map(|a| a.published)
-        .min()
-        .map(|p| (now - p).whole_seconds());
+    e.age_secs = oldest_age(&e.announcements, now);
     Ok(e)
 }
 
