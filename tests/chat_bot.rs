@@ -16,8 +16,6 @@ use common::http::{Response, Server};
 use trustwatch::chat::commands::MAX_VERIFY;
 use trustwatch::trust::AnchorState;
 
-const INTERMEDIATE_PEM: &str = "config/examples/dten/intermediate.pem";
-
 fn attachment_gets(w: &World) -> usize {
     w.fake
         .requests()
@@ -355,7 +353,6 @@ async fn the_seed_package_is_pending_with_the_escalation_prompt_then_trusted() {
     let bot = w.bot();
     w.add(OLD_ROOT_PEM, AnchorState::Approved);
     w.add(NEW_ROOT_PEM, AnchorState::Candidate);
-    w.add(INTERMEDIATE_PEM, AnchorState::Candidate);
     let zip = std::fs::read(PACKAGE).unwrap();
     let url = w
         .fake

@@ -300,6 +300,16 @@ async fn a_hostile_finding_is_posted_within_discords_limits() {
     delivered_once(&w, &id);
     let m = &w.fake.created_messages()[0];
     let e = &m["embeds"][0];
+    // The facts survive the attacker's text: fingerprints, vendor, kind, evidence.
+    let fields = e["fields"].to_string();
+    for want in [
+        "Announced fingerprints (SHA-256)",
+        "Vendor",
+        "Kind",
+        "cross-signed by an approved anchor?",
+    ] {
+        assert!(fields.contains(want), "{want} was cut: {fields}");
+    }
     assert!(
         e.get("url").is_none_or(Value::is_null),
         "javascript: is never linked: {e}"
