@@ -83,6 +83,13 @@ impl Bot {
         }
     }
 
+    /// The host of `api_base`, where a test's fake Discord serves attachments.
+    fn api_host(&self) -> Option<String> {
+        url::Url::parse(&self.discord.api_base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    }
+
     fn is_approver(&self, caller: &Caller) -> bool {
         caller.roles.contains(&self.discord.approver_role_id)
     }
@@ -132,6 +139,17 @@ impl Bot {
                 return self.later(origin, false, self.escalate_job(fingerprint));
             }
             Request::Verify { attachment, url } => {
+                // Checked before deferring: a refusal is then ephemeral (CONTRACT §6),
+                // and nothing is downloaded or queued for it.
+                if let Some(a) = &attachment {
+                    if let Err(why) = check_attachment(
+                        a,
+                        self.config.http.max_download,
+                        self.api_host().as_deref(),
+                    ) {
+                        return First::Now(immediate(&render::refusal(&why)));
+                    }
+                }
                 let Ok(permit) = self.verify_slots.clone().try_acquire_owned() else {
                     return First::Now(immediate(&render::refusal(&format!(
                         "{MAX_VERIFY} verifications are already running; try again in a minute."
@@ -297,19 +315,10 @@ impl Bot {
             self.fetcher.clone(),
             self.discord.approver_role_id,
         );
-        let api_host = url::Url::parse(&self.discord.api_base)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned));
         Box::pin(async move {
             let (name, source) = match (&attachment, url) {
-                (Some(a), _) => {
-                    if let Err(why) =
-                        check_attachment(a, config.http.max_download, api_host.as_deref())
-                    {
-                        return render::refusal(&why);
-                    }
-                    (a.filename.clone(), a.url.clone())
-                }
+                // Checked by `answer` before deferring (`check_attachment`).
+                (Some(a), _) => (a.filename.clone(), a.url.clone()),
                 (None, Some(u)) => (u.rsplit('/').next().unwrap_or("package").to_owned(), u),
                 (None, None) => return render::refusal("give a package attachment or a url"),
             };

@@ -180,8 +180,34 @@ impl Message {
         self.content = cut(&self.content, limits::CONTENT);
         self.embeds.truncate(limits::EMBEDS);
         self.embeds = self.embeds.into_iter().map(Embed::fit).collect();
-        // The 6,000-character budget over all embeds: drop trailing fields, then
-        // shorten descriptions, then drop trailing embeds.
+        // The 6,000-character budget over all embeds. Fields carry the facts (a
+        // rotation's fingerprints, the evidence) while a description or footer holds
+        // free text from outside, so free text is shortened first: footers to
+        // `SHORT_FOOTER`, descriptions to `SHORT_DESCRIPTION`. Then trailing fields
+        // are dropped, then descriptions shortened further, then trailing embeds dropped.
+        const SHORT_FOOTER: usize = 200;
+        const SHORT_DESCRIPTION: usize = 500;
+        for i in (0..self.embeds.len()).rev() {
+            if self.embeds_chars_over() == 0 {
+                break;
+            }
+            let e = &mut self.embeds[i];
+            e.footer = e.footer.take().map(|f| cut(&f, SHORT_FOOTER));
+        }
+        for i in (0..self.embeds.len()).rev() {
+            let over = self.embeds_chars_over();
+            if over == 0 {
+                break;
+            }
+            let e = &mut self.embeds[i];
+            let len = e.description.chars().count();
+            if len > SHORT_DESCRIPTION {
+                e.description = cut(
+                    &e.description,
+                    len.saturating_sub(over).max(SHORT_DESCRIPTION),
+                );
+            }
+        }
         let mut dropped = 0usize;
         while self.embeds.iter().map(Embed::chars).sum::<usize>() > limits::EMBED_TOTAL {
             let total: usize = self.embeds.iter().map(Embed::chars).sum();
@@ -227,6 +253,15 @@ impl Message {
             b.label = cut(&b.label, limits::BUTTON_LABEL);
         }
         self
+    }
+
+    /// Characters over Discord's 6,000 across all embeds (0 when within).
+    fn embeds_chars_over(&self) -> usize {
+        self.embeds
+            .iter()
+            .map(Embed::chars)
+            .sum::<usize>()
+            .saturating_sub(limits::EMBED_TOTAL)
     }
 
     /// A plain text rendering (logs, stdout, the webhook's `text`).

@@ -8,6 +8,8 @@
 //! command registration, application info and `/gateway/bot`. Failures are programmable
 //! per route (429 with `Retry-After`, 5xx) and the whole API can go down (connection
 //! refused or 503) and come back. `/attachments/{name}` serves registered fixture bytes.
+//! Channel messages, interaction callbacks and `@original` edits over Discord's message
+//! limits get Discord's 400 (`limits.rs`), and are recorded in [`FakeDiscord::rejected`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +26,7 @@ use serde_json::{json, Value};
 
 mod body;
 mod fixtures;
+pub mod limits;
 
 use body::parse_body;
 // Not every test binary that shares `common` builds interactions.
@@ -107,6 +110,12 @@ pub enum Failure {
     RateLimited { retry_after: f64, global: bool },
     /// 500 with a Discord JSON error; 502/503/504 with an HTML body as Cloudflare sends.
     Status(u16),
+    /// `status` with Discord's JSON error body, e.g. 403 / 50013 "Missing Permissions".
+    Json {
+        status: u16,
+        code: i64,
+        message: &'static str,
+    },
 }
 
 /// How the API is down.
@@ -138,6 +147,7 @@ struct Inner {
     gateway_url: String,
     attachments: HashMap<String, Vec<u8>>,
     base: String,
+    rejected: Vec<(String, Vec<limits::Violation>)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -223,6 +233,11 @@ impl FakeDiscord {
     /// The current `@original` of each interaction token that was edited.
     pub fn original(&self, token: &str) -> Option<Value> {
         self.lock().originals.get(token).cloned()
+    }
+
+    /// Requests refused for breaking Discord's message limits: path and what broke.
+    pub fn rejected(&self) -> Vec<(String, Vec<limits::Violation>)> {
+        self.lock().rejected.clone()
     }
 
     pub fn followups(&self) -> Vec<Value> {
@@ -413,6 +428,26 @@ fn route(inner: &mut Inner, req: &Request) -> Response {
     };
     let segs: Vec<&str> = path.split('/').collect();
     let body = req.json().cloned().unwrap_or(Value::Null);
+    // Discord checks a message's limits before anything else (nonce included).
+    let message = match (req.method.as_str(), segs.as_slice()) {
+        ("POST", ["channels", _, "messages"])
+        | ("PATCH", ["webhooks", _, _, "messages", "@original"]) => Some(&body),
+        ("POST", ["interactions", _, _, "callback"]) => Some(&body["data"]),
+        _ => None,
+    };
+    if let Some(message) = message {
+        let broken = limits::violations(message);
+        if !broken.is_empty() {
+            let refusal = limits::error_body(&broken);
+            inner.rejected.push((req.path.clone(), broken));
+            return (
+                StatusCode::BAD_REQUEST,
+                [("content-type", "application/json")],
+                serde_json::to_vec(&refusal).unwrap(),
+            )
+                .into_response();
+        }
+    }
     match (req.method.as_str(), segs.as_slice()) {
         ("POST", ["channels", channel, "messages"]) => {
             let Ok(channel) = channel.parse::<u64>() else {
@@ -638,6 +673,11 @@ fn fail(failure: Failure) -> Response {
             response
         }
         Failure::Status(500) => error(500, 0, "500: Internal Server Error"),
+        Failure::Json {
+            status,
+            code,
+            message,
+        } => error(status, code, message),
         Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
             let html = format!("<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>cloudflare</center></body></html>");
