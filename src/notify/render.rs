@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use super::Notice;
 use crate::advisory::FindingKind;
 use crate::chat::message::colour;
+use crate::chat::render::plain;
 use crate::chat::{Embed, Field, Message};
 
 /// What a rotation's announced keys are until a person acts.
@@ -52,11 +53,13 @@ fn lines<T: ToString>(items: &[T]) -> String {
 /// One finding as a message (already cut to Discord's limits).
 pub fn finding(notice: &Notice) -> Message {
     let f = &notice.finding;
-    let mut title = format!("{}: {}", kind_label(f.kind), f.title);
+    // Titles and summaries come from vendors' feeds and forums: no markdown, masked
+    // links or mass mentions from there (each sink makes the text safe for its format).
+    let mut title = format!("{}: {}", kind_label(f.kind), plain(&f.title));
     if notice.update {
         title.push_str(" (updated)");
     }
-    let mut description = f.summary.clone();
+    let mut description = plain(&f.summary);
     let announces_keys = !(f.fingerprints.is_empty() && f.certificates.is_empty());
     if f.kind == FindingKind::CaRotation && announces_keys {
         if !description.is_empty() {

@@ -133,6 +133,34 @@ fn hex_colour(c: u32) -> String {
 }
 
 /// A message as a Slack-compatible body.
+/// Text for Slack's mrkdwn (also read by Mattermost and Teams workflows): the Discord
+/// escapes of [`plain`](crate::chat::render::plain) undone, then `&`, `<` and `>`
+/// escaped as Slack asks, so `<https://evil|click>` in a feed cannot become a link.
+pub fn slack_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(|n| n.is_ascii_punctuation()) => {
+                if let Some(n) = chars.next() {
+                    push_slack(&mut out, n);
+                }
+            }
+            c => push_slack(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_slack(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    }
+}
+
 pub fn body(message: &Message) -> Value {
     let attachments: Vec<Value> = message
         .embeds
@@ -141,20 +169,22 @@ pub fn body(message: &Message) -> Value {
             let fields: Vec<Value> = e
                 .fields
                 .iter()
-                .map(|f| json!({"title": f.name, "value": f.value, "short": f.inline}))
+                .map(|f| {
+                    json!({"title": slack_text(&f.name), "value": slack_text(&f.value), "short": f.inline})
+                })
                 .collect();
             let mut a = json!({
-                "fallback": e.title,
+                "fallback": slack_text(&e.title),
                 "color": hex_colour(e.colour),
-                "title": e.title,
-                "text": e.description,
+                "title": slack_text(&e.title),
+                "text": slack_text(&e.description),
                 "fields": fields,
             });
             if let Some(u) = &e.url {
                 a["title_link"] = json!(u);
             }
             if let Some(f) = &e.footer {
-                a["footer"] = json!(f);
+                a["footer"] = json!(slack_text(f));
             }
             if let Some(t) = e.timestamp {
                 a["ts"] = json!(t.unix_timestamp());
@@ -166,10 +196,10 @@ pub fn body(message: &Message) -> Value {
         message
             .embeds
             .first()
-            .map(|e| e.title.clone())
+            .map(|e| slack_text(&e.title))
             .unwrap_or_default()
     } else {
-        message.content.clone()
+        slack_text(&message.content)
     };
     json!({"text": text, "attachments": attachments})
 }
@@ -206,6 +236,16 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             body: body.as_bytes().to_vec(),
         }))
+    }
+
+    #[test]
+    fn outside_text_cannot_become_a_slack_link() {
+        let discord_safe =
+            crate::chat::render::plain("<https://evil.example|click> **hi** & [x](y)");
+        assert_eq!(
+            slack_text(&discord_safe),
+            "&lt;https://evil.example|click&gt; **hi** &amp; [x](y)"
+        );
     }
 
     #[test]
