@@ -250,7 +250,7 @@ async fn verify_url_on_loopback_is_refused_by_the_address_guard() {
         let v = Invoker::default().verify_url(&url);
         let (_, job) = later(&bot, &v);
         job.await;
-        let (answer, _) = w.edited(&v).await;
+        let answer = w.refused_later(&v).await;
         let said = answer["content"].as_str().unwrap();
         assert!(said.contains("address guard"), "{answer:#}");
         assert!(!answer["embeds"].to_string().contains("TRUSTED"));
@@ -290,7 +290,7 @@ async fn attachments_over_the_cap_or_off_discord_are_not_downloaded() {
     let liar = Invoker::default().verify_attachment("big.zip", &url, 100);
     let (_, job) = later(&bot, &liar);
     job.await;
-    let (answer, _) = w.edited(&liar).await;
+    let answer = w.refused_later(&liar).await;
     assert!(
         answer["content"].as_str().unwrap().contains("max_download"),
         "{answer:#}"

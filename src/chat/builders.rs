@@ -7,7 +7,8 @@
 use serenity::all::{
     ButtonStyle as SerenityStyle, CreateActionRow, CreateAllowedMentions, CreateAttachment,
     CreateButton, CreateEmbed, CreateEmbedFooter, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, RoleId, Timestamp,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, RoleId, Timestamp,
 };
 
 use super::{ButtonStyle, Embed, Message};
@@ -113,6 +114,20 @@ pub fn immediate(m: &Message) -> CreateInteractionResponse {
 /// The deferred acknowledgement (type 5), ephemeral or not.
 pub fn defer(ephemeral: bool) -> CreateInteractionResponse {
     CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral))
+}
+
+/// A follow-up message (an ephemeral one says what the deferred answer could not).
+pub fn followup(m: &Message) -> CreateInteractionResponseFollowup {
+    let mut out = CreateInteractionResponseFollowup::new()
+        .embeds(embeds(m))
+        .components(components(m))
+        .allowed_mentions(mentions(m))
+        .ephemeral(m.ephemeral)
+        .add_files(files(m));
+    if !m.content.is_empty() {
+        out = out.content(&m.content);
+    }
+    out
 }
 
 /// The edit that completes a deferred answer, files included.

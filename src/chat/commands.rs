@@ -20,7 +20,7 @@ use serenity::builder::Builder as _;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use super::builders::{defer, edit, immediate};
+use super::builders::{defer, edit, followup, immediate};
 use super::handler::{First, Handler};
 use super::request::{self, AttachmentRef, Caller, Request};
 use super::{evidence, render, Message};
@@ -182,8 +182,23 @@ impl Bot {
             ack: defer(ephemeral),
             job: Box::pin(async move {
                 let msg = work.await;
-                if let Err(e) = edit(&msg).execute(&*http, origin.token()).await {
-                    tracing::error!(error = %e, "could not edit the interaction response");
+                let token = origin.token();
+                // A refusal found only after acknowledging (the address guard, a
+                // failed download) is for the caller alone: the public "thinking..."
+                // goes, an ephemeral follow-up says why.
+                let sent = if msg.ephemeral && !ephemeral {
+                    if let Err(e) = http.delete_original_interaction_response(token).await {
+                        tracing::warn!(error = %e, "could not remove the deferred answer");
+                    }
+                    followup(&msg)
+                        .execute(&*http, (None, token))
+                        .await
+                        .map(|_| ())
+                } else {
+                    edit(&msg).execute(&*http, token).await.map(|_| ())
+                };
+                if let Err(e) = sent {
+                    tracing::error!(error = %e, "could not complete the interaction response");
                 }
             }),
         }

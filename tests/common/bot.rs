@@ -182,6 +182,37 @@ advisory_url = "https://dten.example/security"
     }
 }
 
+impl World {
+    /// A refusal found after deferring: the public deferred answer is deleted and an
+    /// ephemeral follow-up says why; returns the follow-up.
+    pub async fn refused_later(&self, interaction: &Value) -> Value {
+        let token = interaction["token"].as_str().unwrap().to_owned();
+        let original = format!("/api/v10/webhooks/{APPLICATION_ID}/{token}/messages/@original");
+        let followup = format!("/api/v10/webhooks/{APPLICATION_ID}/{token}");
+        let reqs = self
+            .fake
+            .wait_for("the ephemeral follow-up", WAIT, |r| {
+                r.iter().any(|r| r.is("POST", &followup))
+            })
+            .await;
+        assert!(
+            reqs.iter().any(|r| r.is("DELETE", &original)),
+            "the public deferred answer stayed"
+        );
+        assert!(
+            !reqs.iter().any(|r| r.is("PATCH", &original)),
+            "the refusal was posted publicly"
+        );
+        let body = reqs
+            .iter()
+            .find(|r| r.is("POST", &followup))
+            .and_then(|r| r.json().cloned())
+            .expect("the follow-up has a body");
+        assert_eq!(body["flags"], 64, "the follow-up is not ephemeral: {body}");
+        body
+    }
+}
+
 /// An interaction fixture read the way serenity reads Discord's JSON.
 pub fn interaction(v: &Value) -> Interaction {
     serde_json::from_value(v.clone()).expect("serenity reads the fixture")
