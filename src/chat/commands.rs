@@ -205,32 +205,15 @@ impl Bot {
     }
 
     fn approve(&self, caller: &Caller, fp: Fingerprint, now: OffsetDateTime) -> Message {
-        let existing = match self.store.anchor(&fp) {
-            Ok(a) => a,
-            Err(e) => return store_failed(&e),
-        };
-        let change = match approval::plan_approve(existing.as_ref(), fp, &caller.actor(), now) {
-            Ok(c) => c,
-            Err(e) => return render::refusal(&format!("Not approved: {e}")),
-        };
-        match self
-            .store
-            .apply(change.previous.as_ref(), &change.new, &change.audit)
-        {
-            Ok(entry) => {
-                tracing::info!(anchor = %fp, vendor = %change.new.vendor, actor = %entry.actor, seq = entry.seq, "anchor approved in chat");
-                render::note(
-                    &format!(
-                        "Approved `{fp}` ({}) by <@{}>. Packages chaining to it are now trusted. (audit #{})",
-                        render::plain(&change.new.vendor),
-                        caller.user_id,
-                        entry.seq
-                    ),
-                    false,
-                )
-            }
-            Err(e) => store_failed(&e),
-        }
+        self.change(fp, "Not approved", |existing| {
+            approval::plan_approve(existing, fp, &caller.actor(), now)
+        }, |change, seq| {
+            format!(
+                "Approved `{fp}` ({}) by <@{}>. Packages chaining to it are now trusted. (audit #{seq})",
+                render::plain(&change.new.vendor),
+                caller.user_id,
+            )
+        })
     }
 
     fn revoke(
@@ -240,36 +223,51 @@ impl Bot {
         reason: &str,
         now: OffsetDateTime,
     ) -> Message {
+        self.change(fp, "Not revoked", |existing| {
+            approval::plan_revoke(existing, fp, &caller.actor(), Some(reason), now)
+        }, |change, seq| {
+            format!(
+                "Revoked `{fp}` ({}) by <@{}>: {}. Packages whose chain uses it are now invalid. (audit #{seq})",
+                render::plain(&change.new.vendor),
+                caller.user_id,
+                render::plain(reason),
+            )
+        })
+    }
+
+    /// Plan a change of the stored anchor `fp` with `plan`, apply it with its audit
+    /// entry (compare-and-swap), and say what happened (public) or why not (ephemeral).
+    fn change(
+        &self,
+        fp: Fingerprint,
+        refused: &str,
+        plan: impl FnOnce(
+            Option<&crate::trust::Anchor>,
+        ) -> Result<approval::Change, approval::ApprovalError>,
+        said: impl FnOnce(&approval::Change, u64) -> String,
+    ) -> Message {
         let existing = match self.store.anchor(&fp) {
             Ok(a) => a,
             Err(e) => return store_failed(&e),
         };
-        let change = match approval::plan_revoke(
-            existing.as_ref(),
-            fp,
-            &caller.actor(),
-            Some(reason),
-            now,
-        ) {
+        let change = match plan(existing.as_ref()) {
             Ok(c) => c,
-            Err(e) => return render::refusal(&format!("Not revoked: {e}")),
+            Err(e) => return render::refusal(&format!("{refused}: {e}")),
         };
         match self
             .store
             .apply(change.previous.as_ref(), &change.new, &change.audit)
         {
             Ok(entry) => {
-                tracing::info!(anchor = %fp, vendor = %change.new.vendor, actor = %entry.actor, seq = entry.seq, "anchor revoked in chat");
-                render::note(
-                    &format!(
-                        "Revoked `{fp}` ({}) by <@{}>: {}. Packages whose chain uses it are now invalid. (audit #{})",
-                        render::plain(&change.new.vendor),
-                        caller.user_id,
-                        render::plain(reason),
-                        entry.seq
-                    ),
-                    false,
-                )
+                tracing::info!(
+                    anchor = %fp,
+                    vendor = %change.new.vendor,
+                    state = change.new.state.as_str(),
+                    actor = %entry.actor,
+                    seq = entry.seq,
+                    "anchor changed in chat"
+                );
+                render::note(&said(&change, entry.seq), false)
             }
             Err(e) => store_failed(&e),
         }
