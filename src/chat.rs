@@ -10,6 +10,7 @@
 //! - `chat/render.rs`: answers and prompts as messages (pure).
 //! - `chat/notice.rs`: a finding's notice decorated for Discord (evidence, buttons, ping).
 //! - `chat/status.rs`: the `/status` answer.
+//! - `chat/verifying.rs`: `/verify`: download behind the guard, verify off the async threads.
 //! - `chat/builders.rs`: messages into serenity's builders.
 //! - `chat/sink.rs`: the notifier's Discord sink (nonce, retry rules).
 //! - `chat/serve.rs`: Discord while `run` is up: token, sink, supervised transport.
@@ -35,5 +36,6 @@ pub mod request;
 pub mod serve;
 pub mod sink;
 pub mod status;
+mod verifying;
 
 pub use message::{Button, ButtonStyle, Embed, Field, File, Message};

@@ -23,22 +23,18 @@ use tokio::sync::Semaphore;
 use super::builders::{defer, edit, followup, immediate};
 use super::handler::{First, Handler};
 use super::request::{self, AttachmentRef, Caller, Request};
+use super::verifying::{self, check_attachment};
 use super::{evidence, render, Message};
 use crate::config::{Config, DiscordConfig};
 use crate::escalation;
-use crate::fetch::{Fetched, Fetcher, Trust, Validators};
-use crate::package::Limits;
+use crate::fetch::Fetcher;
 use crate::store::Store;
 use crate::trust::approval;
 use crate::trust::Fingerprint;
-use crate::verify::{self, PackageInput, Verdict};
 
 /// Verifications running at once; more get a "busy" answer instead of a queue that a
 /// flood of `/verify` could grow without bound.
 pub const MAX_VERIFY: usize = 2;
-
-/// Hosts Discord serves attachments from.
-const CDN_HOSTS: [&str; 2] = ["cdn.discordapp.com", "media.discordapp.net"];
 
 pub struct Bot {
     store: Arc<Store>,
@@ -126,7 +122,7 @@ impl Bot {
         let msg = match req {
             Request::TrustList { vendor } => match self.store.anchors(vendor.as_deref()) {
                 Ok(a) => render::trust_list(&a, vendor.as_deref()),
-                Err(e) => store_failed(&e),
+                Err(e) => render::store_failed(&e),
             },
             Request::Approve { fingerprint } => self.approve(&caller, fingerprint, now),
             Request::Revoke {
@@ -248,7 +244,7 @@ impl Bot {
     ) -> Message {
         let existing = match self.store.anchor(&fp) {
             Ok(a) => a,
-            Err(e) => return store_failed(&e),
+            Err(e) => return render::store_failed(&e),
         };
         let change = match plan(existing.as_ref()) {
             Ok(c) => c,
@@ -269,7 +265,7 @@ impl Bot {
                 );
                 render::note(&said(&change, entry.seq), false)
             }
-            Err(e) => store_failed(&e),
+            Err(e) => render::store_failed(&e),
         }
     }
 
@@ -282,11 +278,11 @@ impl Bot {
                     "No anchor {fp} is stored: it cannot be approved from chat. Escalate it, and add the certificate with `trustwatch trust add` once the vendor confirmed it."
                 ))
             }
-            Err(e) => return store_failed(&e),
+            Err(e) => return render::store_failed(&e),
         };
         match evidence::for_anchor(&self.store, &anchor, now) {
             Ok(ev) => render::confirm_approve(&anchor, &ev),
-            Err(e) => store_failed(&e),
+            Err(e) => render::store_failed(&e),
         }
     }
 
@@ -311,7 +307,7 @@ impl Bot {
                 Ok(Ok((e, ev))) => {
                     render::escalation_reply(&e, escalation::render(&e), Some(&ev), role)
                 }
-                Ok(Err(e)) => store_failed(&e),
+                Ok(Err(e)) => render::store_failed(&e),
                 Err(e) => render::refusal(&format!("escalation failed: {e}")),
             }
         })
@@ -322,126 +318,15 @@ impl Bot {
         attachment: Option<AttachmentRef>,
         url: Option<String>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Message> + Send>> {
-        let (store, config, fetcher, role) = (
+        Box::pin(verifying::download_and_verify(
             self.store.clone(),
             self.config.clone(),
             self.fetcher.clone(),
             self.discord.approver_role_id,
-        );
-        Box::pin(async move {
-            let (name, source) = match (&attachment, url) {
-                // Checked by `answer` before deferring (`check_attachment`).
-                (Some(a), _) => (a.filename.clone(), a.url.clone()),
-                (None, Some(u)) => (u.rsplit('/').next().unwrap_or("package").to_owned(), u),
-                (None, None) => return render::refusal("give a package attachment or a url"),
-            };
-            let bytes = match fetcher
-                .get(&source, Trust::Guarded, &Validators::default())
-                .await
-            {
-                Ok(Fetched::Body { bytes, .. }) => bytes,
-                Ok(Fetched::NotModified) => {
-                    return render::refusal("the server sent no package (304)")
-                }
-                Err(e) => {
-                    return render::refusal(&format!("The package could not be downloaded: {e}"))
-                }
-            };
-            tracing::info!(package = %name, bytes = bytes.len(), "verifying a package from chat");
-            let done = tokio::task::spawn_blocking(move || {
-                verify_bytes(&store, &config, &name, &bytes, role)
-            })
-            .await;
-            match done {
-                Ok(m) => m,
-                Err(e) => render::refusal(&format!("verification failed: {e}")),
-            }
-        })
+            attachment,
+            url,
+        ))
     }
-}
-
-/// An attachment is fetched only when Discord says it is within the size cap, and only
-/// from Discord's CDN (or the configured API host, where a test's fake serves it).
-fn check_attachment(a: &AttachmentRef, cap: u64, api_host: Option<&str>) -> Result<(), String> {
-    if a.size > cap {
-        return Err(format!(
-            "{} is {} bytes, over http.max_download ({cap} bytes); not downloaded.",
-            render::plain(&a.filename),
-            a.size
-        ));
-    }
-    let url = url::Url::parse(&a.url).map_err(|_| "the attachment has no valid URL".to_owned())?;
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    let on_cdn = url.scheme() == "https" && CDN_HOSTS.contains(&host.as_str());
-    if on_cdn || api_host.is_some_and(|h| h.eq_ignore_ascii_case(&host)) {
-        Ok(())
-    } else {
-        Err("the attachment is not on Discord's CDN; not downloaded.".to_owned())
-    }
-}
-
-/// Verify downloaded bytes (blocking): write them to a private temp file, verify
-/// against the store, and answer with the verdict and, when a person must decide, the
-/// escalation prompt.
-fn verify_bytes(store: &Store, config: &Config, name: &str, bytes: &[u8], role: u64) -> Message {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return render::refusal(&format!("no room to verify the package: {e}")),
-    };
-    let path = dir.path().join("package.zip");
-    if let Err(e) = std::fs::write(&path, bytes) {
-        return render::refusal(&format!("no room to verify the package: {e}"));
-    }
-    let at = rustls_pki_types::UnixTime::now();
-    let (report, evidence) = match verify::against_store(
-        store,
-        PackageInput::Zip(&path),
-        &Limits::from_config(&config.verify),
-        None,
-        at,
-    ) {
-        Ok(r) => r,
-        Err(e) => return store_failed(&e),
-    };
-    tracing::info!(package = %name, verdict = report.verdict.as_str(), "verified from chat");
-    let escalation = if matches!(report.verdict, Verdict::Pending | Verdict::UnknownSigner) {
-        let anchors = store.anchors(None).unwrap_or_default();
-        escalation::for_package(
-            &report,
-            &evidence,
-            &anchors,
-            config,
-            None,
-            name,
-            OffsetDateTime::now_utc(),
-        )
-        .map(|e| {
-            let script = escalation::render(&e);
-            (e, script)
-        })
-    } else {
-        None
-    };
-    let key_evidence = render::key_to_decide(&report).and_then(|fp| {
-        let vendor = report.anchor.as_ref().map(|a| a.vendor.as_str());
-        evidence::for_key(store, fp, vendor, OffsetDateTime::now_utc())
-            .map_err(|e| tracing::warn!(error = %e, "no evidence for the prompt"))
-            .ok()
-    });
-    render::verify_reply(
-        &report,
-        name,
-        escalation.as_ref().map(|(e, s)| (e, s.clone())),
-        key_evidence.as_ref(),
-        role,
-    )
-}
-
-fn store_failed(e: &crate::store::Error) -> Message {
-    tracing::error!(error = %e, "store error in a chat command");
-    render::refusal(&format!(
-        "The store failed: {e}. Nothing was changed; try again or tell an operator."
-    ))
 }
 
 impl Handler for Bot {
@@ -466,36 +351,5 @@ impl Handler for Bot {
                 "trustwatch does not handle this kind of interaction.",
             ))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn att(url: &str, size: u64) -> AttachmentRef {
-        AttachmentRef {
-            filename: "p.zip".into(),
-            size,
-            url: url.into(),
-        }
-    }
-
-    #[test]
-    fn attachments_only_from_discord_within_the_cap() {
-        let cdn = "https://cdn.discordapp.com/attachments/1/2/p.zip?ex=1";
-        assert!(check_attachment(&att(cdn, 10), 100, None).is_ok());
-        assert!(check_attachment(&att(cdn, 101), 100, None)
-            .unwrap_err()
-            .contains("over http.max_download"));
-        assert!(check_attachment(&att("http://cdn.discordapp.com/p.zip", 1), 100, None).is_err());
-        assert!(check_attachment(&att("https://evil.example/p.zip", 1), 100, None).is_err());
-        assert!(check_attachment(
-            &att("http://127.0.0.1:9/attachments/p.zip", 1),
-            100,
-            Some("127.0.0.1")
-        )
-        .is_ok());
-        assert!(check_attachment(&att("not a url", 1), 100, None).is_err());
     }
 }

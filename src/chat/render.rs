@@ -452,6 +452,14 @@ pub fn escalation_reply(
     .fit()
 }
 
+/// A store failure in a chat command: logged, and said to the caller.
+pub fn store_failed(e: &crate::store::Error) -> Message {
+    tracing::error!(error = %e, "store error in a chat command");
+    refusal(&format!(
+        "The store failed: {e}. Nothing was changed; try again or tell an operator."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::plain;
