@@ -276,7 +276,8 @@ pub fn commands() -> Vec<CreateCommand> {
 /// REST calls, the gateway-URL request included, go to `config.api_base`. `http` answers
 /// interactions and registers the commands (on the first READY); it should be the client
 /// the handler's jobs use, so the application id learnt from READY reaches them too.
-/// Reconnects after a dropped connection are serenity's.
+/// Reconnects after a dropped connection are serenity's. The error is returned, not
+/// logged (the caller logs it once).
 ///
 /// # Errors
 /// [`Error::TokenRefused`] when Discord refuses the token (REST 401 or gateway close 4004),
@@ -292,11 +293,9 @@ pub async fn run_gateway(
     if *shutdown.borrow_and_update() {
         return Ok(());
     }
-    let result = connect_and_run(&token, &config, handler, http, &mut shutdown).await;
-    if let Err(err) = &result {
-        error!(error = %err, token_env = %config.token_env, "Discord gateway stopped");
-    }
-    result
+    // The error is returned, not logged: the supervisor (`chat::serve`) says it once,
+    // with what happens next (restart, or chat stopped for good).
+    connect_and_run(&token, &config, handler, http, &mut shutdown).await
 }
 
 async fn connect_and_run(
