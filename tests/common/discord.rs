@@ -107,6 +107,13 @@ pub enum Failure {
     RateLimited { retry_after: f64, global: bool },
     /// 500 with a Discord JSON error; 502/503/504 with an HTML body as Cloudflare sends.
     Status(u16),
+    /// `status` with Discord's JSON error body, e.g. 401 `{"message": "401: Unauthorized",
+    /// "code": 0}` or 403 `{"message": "Missing Access", "code": 50001}`.
+    Json {
+        status: u16,
+        code: i64,
+        message: &'static str,
+    },
 }
 
 /// How the API is down.
@@ -638,6 +645,11 @@ fn fail(failure: Failure) -> Response {
             response
         }
         Failure::Status(500) => error(500, 0, "500: Internal Server Error"),
+        Failure::Json {
+            status,
+            code,
+            message,
+        } => error(status, code, message),
         Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
             let html = format!("<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>cloudflare</center></body></html>");

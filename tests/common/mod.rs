@@ -3,6 +3,7 @@
 //! runner for the real `trustwatch` binary against a store in a temp dir.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bot;
 pub mod discord;
 pub mod gateway;
 pub mod http;
