@@ -10,76 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::bot::{count, seed_config, DiscordSection, RunningBot, NEW_ROOT, TOKEN_VAR};
-use common::discord::{
-    Failure, FakeDiscord, Invoker, APPLICATION_ID, APPROVER_ROLE_ID, CHANNEL_ID, GUILD_ID, TOKEN,
+use common::bot::{
+    callback_path, cli_json, count, dispatch, fakes, start_over_gateway as start, RunningBot,
+    ANSWERED, NEW_ROOT, POLLED, STOPPED, TOKEN_VAR,
 };
-use common::gateway::{wait_for, FakeDiscord as FakeGateway};
+use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
+use common::gateway::wait_for;
 use serde_json::Value;
 
 const PACKAGE: &str = "config/examples/Full-upgrade-package-dten.zip";
-const HEARTBEAT: Duration = Duration::from_millis(500);
-/// Both sources are polled within this (each task starts with up to 10 s of jitter).
-const POLLED: Duration = Duration::from_secs(40);
-const ANSWERED: Duration = Duration::from_secs(20);
-const STOPPED: Duration = Duration::from_secs(20);
-
-/// The fake REST API, with `/gateway/bot` pointing at the fake gateway.
-async fn fakes() -> (FakeDiscord, FakeGateway) {
-    let rest = FakeDiscord::start().await;
-    let gateway = FakeGateway::start(TOKEN, HEARTBEAT).await;
-    rest.set_gateway_url(&gateway.ws_url);
-    (rest, gateway)
-}
-
-/// `run` over the gateway: no `application_id` (READY carries it), no public key.
-fn start(rest: &FakeDiscord) -> RunningBot {
-    let section = DiscordSection {
-        channel_id: CHANNEL_ID,
-        approver_role_id: APPROVER_ROLE_ID,
-        guild_id: GUILD_ID,
-        api_base: rest.base.clone(),
-        extra: String::new(),
-    };
-    RunningBot::start(|env| seed_config(env, &section), TOKEN)
-}
-
-fn callback_path(interaction: &Value) -> String {
-    format!(
-        "/api/v10/interactions/{}/{}/callback",
-        interaction["id"].as_str().unwrap(),
-        interaction["token"].as_str().unwrap()
-    )
-}
-
-/// Dispatch `interaction` over the gateway and wait for its callback's JSON body.
-async fn dispatch(rest: &FakeDiscord, gateway: &FakeGateway, interaction: &Value) -> Value {
-    gateway.dispatch("INTERACTION_CREATE", interaction.clone());
-    let path = callback_path(interaction);
-    let name = interaction["data"]["name"]
-        .as_str()
-        .unwrap_or("?")
-        .to_owned();
-    let requests = rest
-        .wait_for(&format!("the callback to /{name}"), ANSWERED, |reqs| {
-            reqs.iter().any(|r| r.is("POST", &path))
-        })
-        .await;
-    let callbacks: Vec<Value> = requests
-        .iter()
-        .filter(|r| r.is("POST", &path))
-        .filter_map(|r| r.json().cloned())
-        .collect();
-    assert_eq!(callbacks.len(), 1, "{callbacks:#?}");
-    callbacks[0].clone()
-}
-
-/// A CLI command beside the bot, as JSON.
-async fn cli_json(bot: &RunningBot, args: &[&str]) -> Value {
-    let out = tokio::task::block_in_place(|| bot.cli(args));
-    common::assert_ok(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn anchor_state(anchors: &Value, sha256: &str) -> Option<String> {
     anchors

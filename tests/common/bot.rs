@@ -9,6 +9,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
+use super::discord::{FakeDiscord, APPROVER_ROLE_ID, CHANNEL_ID, GUILD_ID, TOKEN};
+use super::gateway::FakeDiscord as FakeGateway;
 use super::Env;
 
 /// The variable `token_env` names in these configs.
@@ -125,9 +129,9 @@ impl RunningBot {
         }
     }
 
-    /// What `run` has written to stderr so far.
+    /// What `run` has written to stderr so far, without terminal colours.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        strip_ansi(&self.log.lock().unwrap())
     }
 
     /// Poll the log until it contains `needle`; panics with the log after `deadline`.
@@ -203,7 +207,91 @@ impl Drop for RunningBot {
     }
 }
 
+/// `text` without ANSI escape sequences (`ESC [ ... letter`): the log's field names
+/// and values are coloured separately, which would split `key=value`.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How often `needle` occurs in `haystack`.
 pub fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
+}
+
+// The gateway way in: the fake REST API and the fake gateway together.
+
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// Both sources are polled within this (each task starts with up to 10 s of jitter).
+pub const POLLED: Duration = Duration::from_secs(40);
+pub const ANSWERED: Duration = Duration::from_secs(20);
+pub const STOPPED: Duration = Duration::from_secs(20);
+
+/// The fake REST API, with `/gateway/bot` pointing at the fake gateway.
+pub async fn fakes() -> (FakeDiscord, FakeGateway) {
+    let rest = FakeDiscord::start().await;
+    let gateway = FakeGateway::start(TOKEN, HEARTBEAT).await;
+    rest.set_gateway_url(&gateway.ws_url);
+    (rest, gateway)
+}
+
+/// `run` over the gateway: no `application_id` (READY carries it), no public key.
+pub fn start_over_gateway(rest: &FakeDiscord) -> RunningBot {
+    let section = DiscordSection {
+        channel_id: CHANNEL_ID,
+        approver_role_id: APPROVER_ROLE_ID,
+        guild_id: GUILD_ID,
+        api_base: rest.base.clone(),
+        extra: String::new(),
+    };
+    RunningBot::start(|env| seed_config(env, &section), TOKEN)
+}
+
+pub fn callback_path(interaction: &Value) -> String {
+    format!(
+        "/api/v10/interactions/{}/{}/callback",
+        interaction["id"].as_str().unwrap(),
+        interaction["token"].as_str().unwrap()
+    )
+}
+
+/// Dispatch `interaction` over the gateway and wait for its callback's JSON body.
+pub async fn dispatch(rest: &FakeDiscord, gateway: &FakeGateway, interaction: &Value) -> Value {
+    gateway.dispatch("INTERACTION_CREATE", interaction.clone());
+    let path = callback_path(interaction);
+    let name = interaction["data"]["name"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
+    let requests = rest
+        .wait_for(&format!("the callback to /{name}"), ANSWERED, |reqs| {
+            reqs.iter().any(|r| r.is("POST", &path))
+        })
+        .await;
+    let callbacks: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.is("POST", &path))
+        .filter_map(|r| r.json().cloned())
+        .collect();
+    assert_eq!(callbacks.len(), 1, "{callbacks:#?}");
+    callbacks[0].clone()
+}
+
+/// A CLI command beside the bot, as JSON.
+pub async fn cli_json(bot: &RunningBot, args: &[&str]) -> Value {
+    let out = tokio::task::block_in_place(|| bot.cli(args));
+    super::assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
 }

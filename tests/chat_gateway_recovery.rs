@@ -1,0 +1,131 @@
+//! The gateway way in when Discord misbehaves, whole-program (the real `trustwatch run`
+//! against the fake REST API and fake gateway): a failing gateway-address request is
+//! asked again with doubling backoff (chat/serve.rs supervision), a session Discord drops
+//! is reconnected and commands are answered again without re-registering, and SIGTERM
+//! ends `run` promptly whatever state chat is in.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::bot::{
+    cli_json, count, dispatch, fakes, start_over_gateway as start, ANSWERED, STOPPED,
+};
+use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
+use common::gateway::wait_for;
+
+const GATEWAY_BOT: &str = "/api/v10/gateway/bot";
+
+fn registration() -> String {
+    format!("/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_gateway_address_is_asked_again_with_backoff() {
+    let (rest, gateway) = fakes().await;
+    rest.fail_next("GET", GATEWAY_BOT, 2, Failure::Status(500));
+    let bot = start(&rest);
+
+    let identify = wait_for("the Identify after two failures", ANSWERED, || {
+        gateway
+            .connections()
+            .first()
+            .and_then(|c| c.identifies.first().cloned())
+    })
+    .await;
+    assert_eq!(identify["token"], format!("Bot {TOKEN}"));
+    assert_eq!(rest.requests_to("GET", GATEWAY_BOT).len(), 3);
+    let log = bot.log();
+    assert_eq!(
+        count(&log, "chat transport failed; restarting"),
+        2,
+        "run's log:\n{log}"
+    );
+    // Backoff doubles: 1 s after the first failure, 2 s after the second.
+    assert!(log.contains("retry_in_secs=1"), "{log}");
+    assert!(log.contains("retry_in_secs=2"), "{log}");
+
+    // Chat is up now: commands registered, a command answered.
+    rest.wait_for("the command registration", ANSWERED, |reqs| {
+        reqs.iter().any(|r| r.is("PUT", &registration()))
+    })
+    .await;
+    let answer = dispatch(&rest, &gateway, &Invoker::default().status()).await;
+    assert_eq!(answer["type"], 4, "{answer:#}");
+
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_session_is_reconnected_and_commands_are_answered_again() {
+    let (rest, gateway) = fakes().await;
+    let bot = start(&rest);
+    rest.wait_for("the command registration", ANSWERED, |reqs| {
+        reqs.iter().any(|r| r.is("PUT", &registration()))
+    })
+    .await;
+    let anyone = Invoker::default();
+    let first = dispatch(&rest, &gateway, &anyone.trust_list(None)).await;
+    assert_eq!(first["type"], 4, "{first:#}");
+
+    // Discord drops the session (4000: unknown error, the client may reconnect).
+    gateway.close_all(4000);
+    wait_for("a new Identify on a second connection", ANSWERED, || {
+        let connections = gateway.connections();
+        connections
+            .iter()
+            .skip(1)
+            .any(|c| !c.identifies.is_empty())
+            .then_some(())
+    })
+    .await;
+    let again = dispatch(&rest, &gateway, &anyone.trust_list(None)).await;
+    assert_eq!(again["type"], 4, "{again:#}");
+    assert_eq!(
+        rest.requests_to("PUT", &registration()).len(),
+        1,
+        "commands are registered once per run, not on every READY"
+    );
+    // The bot's state is intact: the CLI beside it still works.
+    let anchors = cli_json(&bot, &["trust", "list", "--format", "json"]).await;
+    assert!(
+        anchors.as_array().is_some_and(|a| !a.is_empty()),
+        "{anchors:#}"
+    );
+
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+    assert!(!log.contains(TOKEN), "the token leaked into the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_run_promptly_while_the_gateway_is_unreachable() {
+    let (rest, gateway) = fakes().await;
+    // A loopback port with nothing listening: serenity's shard keeps failing to connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    rest.set_gateway_url(&closed_url);
+    let bot = start(&rest);
+    rest.wait_for("the gateway address request", ANSWERED, |reqs| {
+        reqs.iter().any(|r| r.is("GET", GATEWAY_BOT))
+    })
+    .await;
+    // The watchers run meanwhile: the online line goes out through REST.
+    rest.wait_for("the online line", ANSWERED, |_| {
+        rest.created_messages()
+            .iter()
+            .any(|m| m["content"].as_str().unwrap_or("").contains("online"))
+    })
+    .await;
+    let asked = Instant::now();
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        asked.elapsed()
+    );
+    assert!(gateway.connections().is_empty());
+}
