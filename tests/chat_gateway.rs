@@ -171,6 +171,28 @@ async fn the_seed_story_over_the_gateway() {
         "the package chains to the root just approved: {edited:#}"
     );
 
+    // The other commands beside the bot: forwarded to it, nothing posted twice.
+    let polled = tokio::task::block_in_place(|| bot.cli(&["poll", "--once"]));
+    common::assert_ok(&polled);
+    assert!(
+        common::stdout(&polled).contains("no new findings"),
+        "{}",
+        common::stdout(&polled)
+    );
+    let notified = tokio::task::block_in_place(|| bot.cli(&["notify", "--test"]));
+    common::assert_ok(&notified);
+    assert_eq!(common::stdout(&notified), "discord: OK\n");
+    let created = rest.created_messages();
+    let mut nonces: Vec<&str> = created.iter().filter_map(|m| m["nonce"].as_str()).collect();
+    let all = nonces.len();
+    nonces.sort_unstable();
+    nonces.dedup();
+    assert_eq!(nonces.len(), all, "a notice was posted twice: {created:#?}");
+    assert!(created.iter().any(|m| m["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains("test message from `trustwatch notify --test`")));
+
     // SIGTERM: exit 0 in time, the gateway connection closed cleanly, no token in the log.
     let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
     assert_eq!(code, Some(0), "run's log:\n{log}");

@@ -129,3 +129,51 @@ async fn sigterm_ends_run_promptly_while_the_gateway_is_unreachable() {
     );
     assert!(gateway.connections().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_close_mid_session_stops_chat_once_but_not_the_watchers() {
+    // 4004: the token was reset while the bot ran; 4014: intents no longer allowed.
+    for (code, said) in [
+        (4004, "Discord refused the token in $TW_TEST_DISCORD_TOKEN"),
+        (4014, "Discord refused the gateway intents"),
+    ] {
+        let (rest, gateway) = fakes().await;
+        let bot = start(&rest);
+        rest.wait_for("the command registration", ANSWERED, |reqs| {
+            reqs.iter().any(|r| r.is("PUT", &registration()))
+        })
+        .await;
+        gateway.close_all(code);
+        bot.wait_for_log(said, ANSWERED).await;
+        // No reconnect after a fatal close, and the CLI beside the bot still works.
+        let status = cli_json(&bot, &["status", "--format", "json"]).await;
+        assert!(status["sources"].is_array(), "{status:#}");
+        assert_eq!(gateway.connections().len(), 1, "{code}: reconnected");
+        bot.assert_running();
+        let (exit, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+        assert_eq!(exit, Some(0), "{code}: run's log:\n{log}");
+        assert_eq!(count(&log, said), 1, "{code}: run's log:\n{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_run_promptly_while_chat_waits_to_restart() {
+    let (rest, gateway) = fakes().await;
+    rest.fail_next("GET", GATEWAY_BOT, usize::MAX, Failure::Status(502));
+    let bot = start(&rest);
+    // Two failures: serve is now sleeping out its backoff (1 s, then 2 s).
+    rest.wait_for("a second gateway address request", ANSWERED, |reqs| {
+        reqs.iter().filter(|r| r.is("GET", GATEWAY_BOT)).count() >= 2
+    })
+    .await;
+    let asked = Instant::now();
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        asked.elapsed()
+    );
+    assert!(gateway.connections().is_empty());
+    assert!(log.contains("chat transport failed; restarting"), "{log}");
+}
