@@ -1,8 +1,9 @@
 //! The gateway way in when Discord misbehaves, whole-program (the real `trustwatch run`
 //! against the fake REST API and fake gateway): a failing gateway-address request is
 //! asked again with doubling backoff (chat/serve.rs supervision), a session Discord drops
-//! is reconnected and commands are answered again without re-registering, and SIGTERM
-//! ends `run` promptly whatever state chat is in.
+//! is reconnected and commands are answered again without re-registering, a fatal close
+//! (4004, 4014) stops chat once and never the watchers, and SIGTERM ends `run` promptly
+//! whatever state chat is in, after letting a deferred answer finish its edit.
 
 mod common;
 
@@ -13,6 +14,7 @@ use common::bot::{
 };
 use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
 use common::gateway::wait_for;
+use common::http::{Response, Server};
 
 const GATEWAY_BOT: &str = "/api/v10/gateway/bot";
 
@@ -176,4 +178,45 @@ async fn sigterm_ends_run_promptly_while_chat_waits_to_restart() {
     );
     assert!(gateway.connections().is_empty());
     assert!(log.contains("chat transport failed; restarting"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_deferred_verify_finish_its_edit() {
+    let (rest, gateway) = fakes().await;
+    let bot = start(&rest);
+    rest.wait_for("the command registration", ANSWERED, |reqs| {
+        reqs.iter().any(|r| r.is("PUT", &registration()))
+    })
+    .await;
+    // The package comes from a slow server: the job is still downloading at SIGTERM.
+    let zip = std::fs::read("config/examples/Full-upgrade-package-dten.zip").unwrap();
+    let server = Server::start();
+    server.handle(move |_| Response {
+        delay: Duration::from_secs(2),
+        ..Response::ok(zip.clone())
+    });
+    let verify = Invoker::default().verify_url(&server.url("/pkg.zip"));
+    let ack = dispatch(&rest, &gateway, &verify).await;
+    assert_eq!(ack["type"], 5, "{ack:#}");
+    wait_for("the download to start", ANSWERED, || {
+        (server.count("/pkg.zip") > 0).then_some(())
+    })
+    .await;
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+    let token = verify["token"].as_str().unwrap();
+    let edited = rest
+        .original(token)
+        .unwrap_or_else(|| panic!("the answer was never edited; run's log:\n{log}"));
+    // The verdict (UNKNOWN or PENDING, as far as the watchers got) with the escalation
+    // script: the whole job ran, not a placeholder.
+    let verdict = edited["embeds"].to_string();
+    assert!(
+        verdict.contains("UNKNOWN") || verdict.contains("PENDING"),
+        "{edited:#}"
+    );
+    assert!(
+        edited["attachments"].to_string().contains("escalate.sh"),
+        "{edited:#}"
+    );
 }
