@@ -220,3 +220,18 @@ async fn sigterm_lets_a_deferred_verify_finish_its_edit() {
         "{edited:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_registration_that_fails_for_a_while_is_tried_again() {
+    let (rest, gateway) = fakes().await;
+    rest.fail_next("PUT", "/api/v10/applications/", 2, Failure::Status(502));
+    let bot = start(&rest);
+    rest.wait_for("a successful registration", ANSWERED, |_| {
+        !rest.commands(Some(GUILD_ID)).is_empty()
+    })
+    .await;
+    assert_eq!(rest.requests_to("PUT", &registration()).len(), 3);
+    assert_eq!(gateway.connections().len(), 1, "without a reconnect");
+    let (code, log) = tokio::task::block_in_place(|| bot.stop(STOPPED));
+    assert_eq!(code, Some(0), "run's log:\n{log}");
+}
