@@ -252,6 +252,11 @@ async fn a_gateway_that_refuses_the_token_stops_chat_but_not_the_watchers() {
         common::stdout(&text)
     );
 
+    assert!(
+        bot.log().contains("forwarded command done"),
+        "status went through the control socket"
+    );
+
     // One Identify, no reconnect with a refused token; the reason said once.
     assert_eq!(
         gateway.connections().len(),
