@@ -31,6 +31,7 @@ use tracing::{debug, error, info, warn};
 
 use super::handler::{First, Handler};
 use crate::config::DiscordConfig;
+use crate::notify::DeliveryError;
 
 /// Discord's own API base. Any other `api_base` is a proxy or a fake (see [`http`]).
 pub const DISCORD_API: &str = "https://discord.com";
@@ -46,6 +47,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long shutdown waits for deferred jobs still running (each edits one response).
 const JOB_DRAIN: Duration = Duration::from_secs(10);
+
+/// First wait before a command registration that failed for a transient reason is tried
+/// again; it doubles up to [`REGISTER_RETRY_MAX`].
+const REGISTER_RETRY: Duration = Duration::from_secs(1);
+const REGISTER_RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// How long shutdown waits for a shard that is still connecting (see [`stop_shards`]).
 const SHARD_STOP_WAIT: Duration = Duration::from_secs(2);
@@ -276,7 +282,8 @@ pub fn commands() -> Vec<CreateCommand> {
 /// REST calls, the gateway-URL request included, go to `config.api_base`. `http` answers
 /// interactions and registers the commands (on the first READY); it should be the client
 /// the handler's jobs use, so the application id learnt from READY reaches them too.
-/// Reconnects after a dropped connection are serenity's.
+/// Reconnects after a dropped connection are serenity's. The error is returned, not
+/// logged (the caller logs it once).
 ///
 /// # Errors
 /// [`Error::TokenRefused`] when Discord refuses the token (REST 401 or gateway close 4004),
@@ -292,11 +299,9 @@ pub async fn run_gateway(
     if *shutdown.borrow_and_update() {
         return Ok(());
     }
-    let result = connect_and_run(&token, &config, handler, http, &mut shutdown).await;
-    if let Err(err) = &result {
-        error!(error = %err, token_env = %config.token_env, "Discord gateway stopped");
-    }
-    result
+    // The error is returned, not logged: the supervisor (`chat::serve`) says it once,
+    // with what happens next (restart, or chat stopped for good).
+    connect_and_run(&token, &config, handler, http, &mut shutdown).await
 }
 
 async fn connect_and_run(
@@ -437,7 +442,8 @@ struct Events {
     http: Arc<Http>,
     guild: Option<GuildId>,
     /// Commands are registered on the first READY of this run (READY repeats after every
-    /// re-identify); a failed registration is tried again on the next READY.
+    /// re-identify); a transient failure is retried with backoff, any other failure on
+    /// the next READY.
     registered: AtomicBool,
     /// Set once `run_gateway` is on its way out: later events are dropped unanswered.
     stopping: AtomicBool,
@@ -494,16 +500,39 @@ impl EventHandler for Events {
         if self.registered.swap(true, Ordering::AcqRel) {
             return;
         }
-        match register_commands(&self.http, self.guild).await {
-            Ok(registered) => info!(
-                count = registered.len(),
-                guild = ?self.guild.map(GuildId::get),
-                "slash commands registered"
-            ),
-            Err(err) => {
+        // Transient failures (429, 5xx, network) are tried again here with backoff: the
+        // next READY may be days away. serenity runs this handler in its own task, so
+        // waiting here holds up no other event.
+        let mut delay = REGISTER_RETRY;
+        loop {
+            let err = match register_commands(&self.http, self.guild).await {
+                Ok(registered) => {
+                    info!(
+                        count = registered.len(),
+                        guild = ?self.guild.map(GuildId::get),
+                        "slash commands registered"
+                    );
+                    return;
+                }
+                Err(err) => err,
+            };
+            let transient = matches!(
+                &err,
+                Error::Register { source, .. }
+                    if matches!(super::sink::classify(source), DeliveryError::Retry { .. })
+            );
+            if !transient || self.stopping.load(Ordering::Acquire) {
                 self.registered.store(false, Ordering::Release);
                 error!(error = %err, "slash commands not registered; retrying on the next READY");
+                return;
             }
+            warn!(error = %err, retry_in_secs = delay.as_secs(), "slash commands not registered; retrying");
+            tokio::time::sleep(delay).await;
+            if self.stopping.load(Ordering::Acquire) {
+                self.registered.store(false, Ordering::Release);
+                return;
+            }
+            delay = (delay * 2).min(REGISTER_RETRY_MAX);
         }
     }
 

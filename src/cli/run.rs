@@ -71,8 +71,9 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
             if !*stopping.borrow() {
                 chat.abort();
             }
+            // A chat that stopped for good was logged by `serve` when it stopped.
             if let Ok(Err(e)) = chat.await {
-                tracing::error!(error = %e, "chat had stopped");
+                tracing::debug!(error = %e, "chat had stopped");
             }
         }
         served?.map_err(Failure::other)

@@ -110,7 +110,8 @@ pub enum Failure {
     RateLimited { retry_after: f64, global: bool },
     /// 500 with a Discord JSON error; 502/503/504 with an HTML body as Cloudflare sends.
     Status(u16),
-    /// `status` with Discord's JSON error body, e.g. 403 / 50013 "Missing Permissions".
+    /// `status` with Discord's JSON error body, e.g. 401 `{"message": "401: Unauthorized",
+    /// "code": 0}` or 403 `{"message": "Missing Access", "code": 50001}`.
     Json {
         status: u16,
         code: i64,

@@ -77,6 +77,8 @@ struct State {
     rest: Mutex<Vec<RestRequest>>,
     connections: Mutex<Vec<Connection>>,
     dispatch: broadcast::Sender<(String, Value)>,
+    /// Close codes to send to every open connection (see [`FakeDiscord::close_all`]).
+    closes: broadcast::Sender<u16>,
     next_id: AtomicUsize,
     /// Close every Identify with 4004 (Authentication failed), whatever the token.
     refuse_identify: AtomicBool,
@@ -112,6 +114,7 @@ impl FakeDiscord {
             rest: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             dispatch: broadcast::channel(64).0,
+            closes: broadcast::channel(8).0,
             next_id: AtomicUsize::new(1),
             refuse_identify: AtomicBool::new(false),
         });
@@ -159,6 +162,12 @@ impl FakeDiscord {
     /// it no longer accepts (the REST stub still accepts it).
     pub fn refuse_identify(&self) {
         self.state.refuse_identify.store(true, Ordering::SeqCst);
+    }
+
+    /// Close every open connection with `code`, as Discord does when it drops a session
+    /// (4000 unknown error, 4009 session timed out: the client may reconnect).
+    pub fn close_all(&self, code: u16) {
+        let _ = self.state.closes.send(code);
     }
 
     pub fn connections(&self) -> Vec<Connection> {
@@ -216,6 +225,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
     .await;
     let Ok(mut ws) = accepted else { return };
     let mut events = state.dispatch.subscribe();
+    let mut closes = state.closes.subscribe();
     let hello = json!({
         "op": 10, "s": null, "t": null,
         "d": {"heartbeat_interval": state.heartbeat_interval.as_millis() as u64},
@@ -277,6 +287,15 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
                     }
                     _ => {}
                 }
+            }
+            code = closes.recv() => {
+                let Ok(code) = code else { continue };
+                let close = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "closed by the test".into(),
+                };
+                let _ = ws.send(Message::Close(Some(close))).await;
+                return;
             }
             event = events.recv() => {
                 let Ok((t, d)) = event else { continue };

@@ -7,6 +7,7 @@ pub mod bot;
 pub mod discord;
 pub mod gateway;
 pub mod http;
+pub mod runbot;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
