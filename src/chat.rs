@@ -15,7 +15,8 @@
 //! - `chat/sink.rs`: the notifier's Discord sink (nonce, retry rules).
 //! - `chat/serve.rs`: Discord while `run` is up: token, sink, supervised transport.
 //! - `chat/discord.rs`: serenity's REST client pointed at `api_base`, the slash commands
-//!   and their registration, and the gateway transport.
+//!   and their registration.
+//! - `chat/gateway.rs`: the gateway transport (serenity's client).
 //! - `chat/interactions.rs`: the HTTP interactions endpoint (signature check, PING,
 //!   immediate or deferred answers) in front of a [`handler::Handler`].
 //!
@@ -27,6 +28,7 @@ pub mod builders;
 pub mod commands;
 pub mod discord;
 pub mod evidence;
+pub mod gateway;
 pub mod handler;
 pub mod interactions;
 pub mod message;

@@ -10,12 +10,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
+use common::gateway::wait_for;
 use common::runbot::{
     callback_path, cli_json, count, dispatch, fakes, start_over_gateway as start, RunningBot,
     ANSWERED, NEW_ROOT, POLLED, STOPPED, TOKEN_VAR,
 };
-use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
-use common::gateway::wait_for;
 use serde_json::Value;
 
 const PACKAGE: &str = "config/examples/Full-upgrade-package-dten.zip";

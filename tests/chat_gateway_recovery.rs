@@ -9,12 +9,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::runbot::{
-    cli_json, count, dispatch, fakes, start_over_gateway as start, ANSWERED, STOPPED,
-};
 use common::discord::{Failure, Invoker, APPLICATION_ID, GUILD_ID, TOKEN};
 use common::gateway::wait_for;
 use common::http::{Response, Server};
+use common::runbot::{
+    cli_json, count, dispatch, fakes, start_over_gateway as start, ANSWERED, STOPPED,
+};
 
 const GATEWAY_BOT: &str = "/api/v10/gateway/bot";
 

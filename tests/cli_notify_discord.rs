@@ -9,10 +9,10 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::runbot::{seed_config, DiscordSection, NEW_ROOT, TOKEN_VAR};
 use common::discord::{
     Failure, FakeDiscord, Outage, APPROVER_ROLE_ID, CHANNEL_ID, GUILD_ID, TOKEN,
 };
+use common::runbot::{seed_config, DiscordSection, NEW_ROOT, TOKEN_VAR};
 
 const VAR: &str = "TW_TEST_NOTIFY_DISCORD_TOKEN";
 

@@ -20,6 +20,7 @@ use serenity::all::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trustwatch::chat::discord::{self, Error};
+use trustwatch::chat::gateway::run_gateway;
 use trustwatch::chat::handler::{First, Handler};
 use trustwatch::config::DiscordConfig;
 
@@ -95,7 +96,7 @@ async fn start(token: &str) -> Running {
         job_ran: Arc::new(AtomicBool::new(false)),
     });
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(discord::run_gateway(
+    let task = tokio::spawn(run_gateway(
         token.to_owned(),
         config,
         Arc::clone(&handler) as Arc<dyn Handler>,
@@ -294,13 +295,7 @@ async fn shutdown_while_the_gateway_is_unreachable_still_returns() {
         job_ran: Arc::new(AtomicBool::new(false)),
     });
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(discord::run_gateway(
-        TOKEN.to_owned(),
-        config,
-        handler,
-        http,
-        rx,
-    ));
+    let task = tokio::spawn(run_gateway(TOKEN.to_owned(), config, handler, http, rx));
     wait_for("the gateway address request", DEADLINE, || {
         (!fake.rest_matching("GET", "/api/v10/gateway/bot").is_empty()).then_some(())
     })
@@ -347,7 +342,7 @@ async fn a_token_refused_by_the_gateway_ends_the_client_with_the_same_message() 
     let (_shutdown, rx) = watch::channel(false);
     let result = tokio::time::timeout(
         DEADLINE,
-        discord::run_gateway(TOKEN.to_owned(), config, handler, http, rx),
+        run_gateway(TOKEN.to_owned(), config, handler, http, rx),
     )
     .await
     .expect("run_gateway did not give up after close code 4004");

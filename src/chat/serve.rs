@@ -119,7 +119,7 @@ impl Discord {
             &self.config.interactions_public_key,
             &self.config.interactions_listen,
         ) else {
-            return discord::run_gateway(
+            return super::gateway::run_gateway(
                 self.token.clone(),
                 self.config.clone(),
                 handler,
