@@ -264,6 +264,10 @@ async fn the_seed_story_over_discord() {
         "{evidence}"
     );
     assert!(evidence.contains("announced on"), "{evidence}");
+    assert!(
+        evidence.contains(&format!("candidate  {NEW_ROOT}")),
+        "{evidence}"
+    );
     // Every notice went out once, each with its own nonce.
     let posts = fake.requests_to("POST", &msgs_path);
     let nonces: Vec<String> = posts

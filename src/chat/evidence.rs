@@ -55,6 +55,8 @@ pub struct Evidence {
     pub still_approved: Vec<String>,
     /// Seconds since the notice was published (None when undated).
     pub age_secs: Option<i64>,
+    /// What the store says of each key: `None` when it holds no anchor for it.
+    pub states: Vec<(Fingerprint, Option<AnchorState>)>,
 }
 
 /// The channel of a URL: its host (`dten.example`, `forum.dten.example`), or
@@ -186,7 +188,12 @@ pub fn gather(
         .filter(|a| a.state == AnchorState::Approved && !keys.contains(&a.sha256))
         .map(describe)
         .collect();
+    let states = keys
+        .iter()
+        .map(|k| (*k, anchors.iter().find(|a| &a.sha256 == k).map(|a| a.state)))
+        .collect();
     Evidence {
+        states,
         cross_signed: cross_signs(keys, anchors),
         keys: keys.to_vec(),
         channels: channels(&announcements),

@@ -128,6 +128,16 @@ pub fn code_block(body: &str, max: usize) -> String {
     format!("```\n{}\n```", cut(&body, max.saturating_sub(FENCE)))
 }
 
+/// Cut a field value to `max` characters, keeping a code block closed.
+fn shorten_value(value: &str, max: usize) -> String {
+    if value.starts_with("```") && value.ends_with("```") && value.len() >= 6 {
+        let inner = value.trim_start_matches("```").trim_end_matches("```");
+        code_block(inner.trim_matches('\n'), max)
+    } else {
+        cut(value, max)
+    }
+}
+
 impl Embed {
     fn chars(&self) -> usize {
         self.title.chars().count()
@@ -207,6 +217,30 @@ impl Message {
                     len.saturating_sub(over).max(SHORT_DESCRIPTION),
                 );
             }
+        }
+        // Then the longest field values are shortened (a list of hundreds of
+        // fingerprints keeps its first ones), down to `SHORT_FIELD`, so every fact keeps
+        // a line before any field is dropped.
+        const SHORT_FIELD: usize = 200;
+        loop {
+            let over = self.embeds_chars_over();
+            if over == 0 {
+                break;
+            }
+            let longest = self
+                .embeds
+                .iter_mut()
+                .flat_map(|e| e.fields.iter_mut())
+                .filter(|f| f.value.chars().count() > SHORT_FIELD)
+                .max_by_key(|f| f.value.chars().count());
+            let Some(f) = longest else { break };
+            let keep = f
+                .value
+                .chars()
+                .count()
+                .saturating_sub(over)
+                .max(SHORT_FIELD);
+            f.value = shorten_value(&f.value, keep);
         }
         let mut dropped = 0usize;
         while self.embeds.iter().map(Embed::chars).sum::<usize>() > limits::EMBED_TOTAL {

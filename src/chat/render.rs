@@ -239,6 +239,20 @@ pub fn decision_buttons(fp: &Fingerprint) -> Vec<Button> {
 /// The evidence for trusting a new CA, as embed fields.
 pub fn evidence_fields(e: &Evidence) -> Vec<Field> {
     let mut out = Vec::new();
+    let states: Vec<String> = e
+        .states
+        .iter()
+        .map(|(k, st)| {
+            let st = st.map_or("not stored", AnchorState::as_str);
+            format!("{st:<10} {k}")
+        })
+        .collect();
+    if !states.is_empty() {
+        out.push(Field::new(
+            "anchor state",
+            code_block(&states.join("\n"), limits::FIELD_VALUE),
+        ));
+    }
     let cross = if e.cross_signed.is_empty() {
         "no: no approved anchor has certified this key".to_owned()
     } else {
