@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::discord::{FakeDiscord, Signer, APPLICATION_ID, APPROVER_ROLE_ID, CHANNEL_ID, GUILD_ID, TOKEN};
+use common::discord::{FakeDiscord, Signer, APPLICATION_ID, CHANNEL_ID, GUILD_ID, TOKEN};
 use common::http::{Response, Server};
 use common::{Alg, Env, Identity};
 use trustwatch::store::{notice_id, Store, StoreOptions};
@@ -215,4 +215,146 @@ fn sigkill_mid_poll_loses_nothing_doubles_nothing_and_trusts_nothing() {
     assert!(audit
         .iter()
         .all(|e| e.from_state.is_none() && e.to_state == AnchorState::Candidate));
+}
+
+const NOTICES: usize = 12;
+/// The notice in flight when `run` is killed.
+const IN_FLIGHT: usize = 5;
+
+/// An env whose file:// feed has [`NOTICES`] advisories, with `chat` configured.
+fn delivery_env(chat: &str) -> Env {
+    let env = Env::new();
+    let items: String = (1..=NOTICES).map(advisory_item).collect();
+    let feed = env.write("feed.xml", rss(&items));
+    env.write(
+        "trustwatch.toml",
+        format!(
+            "[store]\npath = {:?}\n\n[http]\ntimeout = \"20s\"\n\n{chat}\n\
+             [[vendor]]\nname = \"dten\"\n\n[[vendor.feed]]\nurl = \"file://{}\"\ninterval = \"1s\"\n",
+            env.path("data").display().to_string(),
+            feed.display()
+        ),
+    );
+    env
+}
+
+fn expected_titles() -> Vec<String> {
+    (1..=NOTICES).map(|i| format!("Security advisory {i:03}")).collect()
+}
+
+#[track_caller]
+fn wait_all_delivered(env: &Env, sink: &str) {
+    wait_until("an empty outbox", || {
+        status(env).is_some_and(|s| {
+            s["sinks"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["sink"] == sink))
+                .is_some_and(|x| x["pending"] == 0 && x["delivered"] == NOTICES)
+        })
+    });
+}
+
+#[test]
+fn sigkill_mid_webhook_delivery_resends_with_the_same_idempotency_key_in_order() {
+    let env = delivery_env(&format!("[[chat.webhook]]\nname = \"ops\"\nurl_env = \"{HOOK_VAR}\""));
+    let server = Server::start();
+    let hang = Arc::new(AtomicBool::new(true));
+    let h = hang.clone();
+    let in_flight = format!("Security advisory {IN_FLIGHT:03}");
+    server.handle(move |r| {
+        let title = r.json()["attachments"][0]["title"].as_str().unwrap_or("").to_owned();
+        if title.contains(&in_flight) && h.load(Ordering::SeqCst) {
+            // Accepted, but the answer comes too late: `run` dies before marking it.
+            return Response::ok("ok").delayed(Duration::from_secs(15));
+        }
+        Response::ok("ok").delayed(Duration::from_millis(100))
+    });
+    let hook = server.url("/hook");
+    let vars = [(HOOK_VAR, hook.as_str())];
+    let posted = |s: &Server| -> Vec<(String, String)> {
+        s.requests()
+            .iter()
+            .filter_map(|r| {
+                let title = r.json()["attachments"][0]["title"].as_str()?.to_owned();
+                let key = r.headers.get("idempotency-key").cloned().unwrap_or_default();
+                Some((title, key))
+            })
+            .collect()
+    };
+    let run = Run::start(&env, &vars);
+    let want = format!("Security advisory {IN_FLIGHT:03}");
+    wait_until("the notice in flight", || posted(&server).iter().any(|(t, _)| t.contains(&want)));
+    run.kill9();
+    hang.store(false, Ordering::SeqCst);
+    let run = Run::start(&env, &vars);
+    wait_all_delivered(&env, "webhook:ops");
+    run.kill9();
+
+    let sent = posted(&server);
+    let mut in_order: Vec<String> = Vec::new();
+    let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
+    for (title, key) in &sent {
+        let short = title.split(": ").last().unwrap_or(title).to_owned();
+        let t = expected_titles().into_iter().find(|e| short.contains(e.as_str())).unwrap_or(short);
+        if in_order.last() != Some(&t) {
+            in_order.push(t.clone());
+        }
+        assert!(!key.is_empty(), "every notice carries an Idempotency-Key");
+        keys.entry(t).or_default().insert(key.clone());
+    }
+    assert_eq!(in_order, expected_titles(), "every notice, in order: {sent:#?}");
+    assert_eq!(sent.len(), NOTICES + 1, "only the notice in flight is sent again");
+    assert!(keys.values().all(|k| k.len() == 1), "a re-send keeps its key: {keys:?}");
+    let distinct: HashSet<_> = keys.values().flatten().collect();
+    assert_eq!(distinct.len(), NOTICES);
+}
+
+#[test]
+fn sigkill_mid_discord_delivery_posts_every_notice_once_in_order() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(FakeDiscord::start());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = delivery_env(&format!(
+        "[chat.discord]\ntoken_env = \"TW_TEST_DISCORD_TOKEN\"\nchannel_id = {CHANNEL_ID}\n\
+         approver_role_id = 1\nguild_id = {GUILD_ID}\napplication_id = {APPLICATION_ID}\n\
+         api_base = {:?}\ninteractions_public_key = \"{}\"\ninteractions_listen = \"127.0.0.1:{port}\"\n",
+        fake.base,
+        Signer::new().public_key_hex()
+    ));
+    let messages = format!("/api/v10/channels/{CHANNEL_ID}/messages");
+    let notices = |fake: &FakeDiscord| -> Vec<String> {
+        fake.created_messages()
+            .iter()
+            .filter_map(|m| m["embeds"][0]["title"].as_str().map(str::to_owned))
+            .collect()
+    };
+    fake.set_reply_delay(Duration::from_millis(100));
+    let vars = [("TW_TEST_DISCORD_TOKEN", TOKEN)];
+    let run = Run::start(&env, &vars);
+    wait_until("the notices before the one in flight", || notices(&fake).len() >= IN_FLIGHT - 1);
+    // The next message is created at once, its answer comes too late to be marked.
+    fake.set_reply_delay(Duration::from_secs(15));
+    wait_until("the notice in flight", || notices(&fake).len() >= IN_FLIGHT);
+    run.kill9();
+    fake.set_reply_delay(Duration::ZERO);
+    let run = Run::start(&env, &vars);
+    wait_all_delivered(&env, "discord");
+    run.kill9();
+
+    let created = notices(&fake);
+    assert_eq!(created.len(), NOTICES, "{created:#?}");
+    for (got, want) in created.iter().zip(expected_titles()) {
+        assert!(got.contains(&want), "in order: {created:#?}");
+    }
+    // The notice in flight was sent twice, with one nonce; Discord created it once.
+    let nonces: Vec<String> = fake
+        .requests_to("POST", &messages)
+        .iter()
+        .filter(|r| r.json().is_some_and(|j| j["embeds"][0]["title"].is_string()))
+        .filter_map(|r| r.json()?["nonce"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(nonces.len(), NOTICES + 1, "{nonces:?}");
+    let distinct: HashSet<_> = nonces.iter().collect();
+    assert_eq!(distinct.len(), NOTICES);
+    drop(fake);
 }
