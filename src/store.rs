@@ -435,15 +435,23 @@ fn index_keys(f: &Finding, finding_key: &[u8; 32]) -> Vec<Vec<u8>> {
 /// An I/O error that kept the store from opening, with what to do about it.
 fn open_advice(e: &std::io::Error) -> String {
     let what = match e.raw_os_error() {
-        Some(20) => "a file is where the store's folder (or one of its parents) should be: \
-                     move it aside, or point --data-dir / store.path at a folder",
-        Some(13 | 1) => "permission denied: give the user trustwatch runs as write access to \
+        Some(20) => {
+            "a file is where the store's folder (or one of its parents) should be: \
+                     move it aside, or point --data-dir / store.path at a folder"
+        }
+        Some(13 | 1) => {
+            "permission denied: give the user trustwatch runs as write access to \
                          the folder (and search access to its parents), or choose another \
-                         --data-dir",
-        Some(30) => "the file system is read-only: put the store on a writable one (under \
-                     systemd: ReadWritePaths)",
-        Some(28 | 27 | 122) => "no space left (or a file-size limit reached): free space and \
-                                run the command again; the store was not changed",
+                         --data-dir"
+        }
+        Some(30) => {
+            "the file system is read-only: put the store on a writable one (under \
+                     systemd: ReadWritePaths)"
+        }
+        Some(28 | 27 | 122) => {
+            "no space left (or a file-size limit reached): free space and \
+                                run the command again; the store was not changed"
+        }
         _ => "check that the folder exists, is a folder and is writable",
     };
     format!("{e}: {what}")

@@ -56,7 +56,9 @@ impl Run {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Self {
@@ -69,7 +71,11 @@ impl Run {
     /// `kill -KILL`, wait for it, and return everything it logged.
     fn kill9(mut self) -> String {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success());
         let status = self.child.wait().unwrap();
         assert_eq!(status.code(), None, "killed by a signal");
         if let Some(r) = self.reader.take() {
@@ -176,7 +182,9 @@ fn sigkill_mid_poll_loses_nothing_doubles_nothing_and_trusts_nothing() {
     // 2. Killed while fetching the second rotation's linked certificate: the entries
     //    before it are recorded, none after.
     let run = Run::start(&env, &vars);
-    wait_until("the second rotation's link", || server.count("/certs/root40.pem") >= 1);
+    wait_until("the second rotation's link", || {
+        server.count("/certs/root40.pem") >= 1
+    });
     let log2 = run.kill9();
     assert_eq!(new_findings(&log2), 40, "{log2}");
 
@@ -206,10 +214,17 @@ fn sigkill_mid_poll_loses_nothing_doubles_nothing_and_trusts_nothing() {
     got.sort();
     roots.sort();
     assert_eq!(got, roots, "both certificates of every rotation, once each");
-    assert!(anchors.iter().all(|a| a.state == AnchorState::Candidate), "{anchors:?}");
+    assert!(
+        anchors.iter().all(|a| a.state == AnchorState::Candidate),
+        "{anchors:?}"
+    );
     let audit = store.audit().unwrap();
     let seqs: Vec<u64> = audit.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=roots.len() as u64).collect::<Vec<_>>(), "{audit:?}");
+    assert_eq!(
+        seqs,
+        (1..=roots.len() as u64).collect::<Vec<_>>(),
+        "{audit:?}"
+    );
     let keys: HashSet<_> = audit.iter().map(|e| e.sha256).collect();
     assert_eq!(keys.len(), roots.len());
     assert!(audit
@@ -239,7 +254,9 @@ fn delivery_env(chat: &str) -> Env {
 }
 
 fn expected_titles() -> Vec<String> {
-    (1..=NOTICES).map(|i| format!("Security advisory {i:03}")).collect()
+    (1..=NOTICES)
+        .map(|i| format!("Security advisory {i:03}"))
+        .collect()
 }
 
 #[track_caller]
@@ -256,13 +273,18 @@ fn wait_all_delivered(env: &Env, sink: &str) {
 
 #[test]
 fn sigkill_mid_webhook_delivery_resends_with_the_same_idempotency_key_in_order() {
-    let env = delivery_env(&format!("[[chat.webhook]]\nname = \"ops\"\nurl_env = \"{HOOK_VAR}\""));
+    let env = delivery_env(&format!(
+        "[[chat.webhook]]\nname = \"ops\"\nurl_env = \"{HOOK_VAR}\""
+    ));
     let server = Server::start();
     let hang = Arc::new(AtomicBool::new(true));
     let h = hang.clone();
     let in_flight = format!("Security advisory {IN_FLIGHT:03}");
     server.handle(move |r| {
-        let title = r.json()["attachments"][0]["title"].as_str().unwrap_or("").to_owned();
+        let title = r.json()["attachments"][0]["title"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
         if title.contains(&in_flight) && h.load(Ordering::SeqCst) {
             // Accepted, but the answer comes too late: `run` dies before marking it.
             return Response::ok("ok").delayed(Duration::from_secs(15));
@@ -276,14 +298,20 @@ fn sigkill_mid_webhook_delivery_resends_with_the_same_idempotency_key_in_order()
             .iter()
             .filter_map(|r| {
                 let title = r.json()["attachments"][0]["title"].as_str()?.to_owned();
-                let key = r.headers.get("idempotency-key").cloned().unwrap_or_default();
+                let key = r
+                    .headers
+                    .get("idempotency-key")
+                    .cloned()
+                    .unwrap_or_default();
                 Some((title, key))
             })
             .collect()
     };
     let run = Run::start(&env, &vars);
     let want = format!("Security advisory {IN_FLIGHT:03}");
-    wait_until("the notice in flight", || posted(&server).iter().any(|(t, _)| t.contains(&want)));
+    wait_until("the notice in flight", || {
+        posted(&server).iter().any(|(t, _)| t.contains(&want))
+    });
     run.kill9();
     hang.store(false, Ordering::SeqCst);
     let run = Run::start(&env, &vars);
@@ -295,16 +323,30 @@ fn sigkill_mid_webhook_delivery_resends_with_the_same_idempotency_key_in_order()
     let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
     for (title, key) in &sent {
         let short = title.split(": ").last().unwrap_or(title).to_owned();
-        let t = expected_titles().into_iter().find(|e| short.contains(e.as_str())).unwrap_or(short);
+        let t = expected_titles()
+            .into_iter()
+            .find(|e| short.contains(e.as_str()))
+            .unwrap_or(short);
         if in_order.last() != Some(&t) {
             in_order.push(t.clone());
         }
         assert!(!key.is_empty(), "every notice carries an Idempotency-Key");
         keys.entry(t).or_default().insert(key.clone());
     }
-    assert_eq!(in_order, expected_titles(), "every notice, in order: {sent:#?}");
-    assert_eq!(sent.len(), NOTICES + 1, "only the notice in flight is sent again");
-    assert!(keys.values().all(|k| k.len() == 1), "a re-send keeps its key: {keys:?}");
+    assert_eq!(
+        in_order,
+        expected_titles(),
+        "every notice, in order: {sent:#?}"
+    );
+    assert_eq!(
+        sent.len(),
+        NOTICES + 1,
+        "only the notice in flight is sent again"
+    );
+    assert!(
+        keys.values().all(|k| k.len() == 1),
+        "a re-send keeps its key: {keys:?}"
+    );
     let distinct: HashSet<_> = keys.values().flatten().collect();
     assert_eq!(distinct.len(), NOTICES);
 }
@@ -313,7 +355,11 @@ fn sigkill_mid_webhook_delivery_resends_with_the_same_idempotency_key_in_order()
 fn sigkill_mid_discord_delivery_posts_every_notice_once_in_order() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let fake = rt.block_on(FakeDiscord::start());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let env = delivery_env(&format!(
         "[chat.discord]\ntoken_env = \"TW_TEST_DISCORD_TOKEN\"\nchannel_id = {CHANNEL_ID}\n\
          approver_role_id = 1\nguild_id = {GUILD_ID}\napplication_id = {APPLICATION_ID}\n\
@@ -331,7 +377,9 @@ fn sigkill_mid_discord_delivery_posts_every_notice_once_in_order() {
     fake.set_reply_delay(Duration::from_millis(100));
     let vars = [("TW_TEST_DISCORD_TOKEN", TOKEN)];
     let run = Run::start(&env, &vars);
-    wait_until("the notices before the one in flight", || notices(&fake).len() >= IN_FLIGHT - 1);
+    wait_until("the notices before the one in flight", || {
+        notices(&fake).len() >= IN_FLIGHT - 1
+    });
     // The next message is created at once, its answer comes too late to be marked.
     fake.set_reply_delay(Duration::from_secs(15));
     wait_until("the notice in flight", || notices(&fake).len() >= IN_FLIGHT);
@@ -350,7 +398,10 @@ fn sigkill_mid_discord_delivery_posts_every_notice_once_in_order() {
     let nonces: Vec<String> = fake
         .requests_to("POST", &messages)
         .iter()
-        .filter(|r| r.json().is_some_and(|j| j["embeds"][0]["title"].is_string()))
+        .filter(|r| {
+            r.json()
+                .is_some_and(|j| j["embeds"][0]["title"].is_string())
+        })
         .filter_map(|r| r.json()?["nonce"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(nonces.len(), NOTICES + 1, "{nonces:?}");

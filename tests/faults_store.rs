@@ -103,7 +103,10 @@ fn a_full_disk_is_a_clear_error_and_the_store_stays_whole() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("no space left (or a file-size limit reached)"), "{err}");
+    assert!(
+        err.contains("no space left (or a file-size limit reached)"),
+        "{err}"
+    );
     // Nothing was half-written: the old anchor and its audit entry, and the store works.
     assert_store_whole(&env, 1);
     assert_ok(&env.run(&["trust", "add", pem.to_str().unwrap(), "--vendor", "dten"]));
@@ -121,7 +124,9 @@ fn a_clock_stepped_back_is_refused_for_verification_but_at_stays_allowed() {
 
     // An explicit --at in the future does not move the remembered clock.
     let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
-    let later_s = later.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let later_s = later
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let (code, _) = env.verify(&[pkg, "--at", &later_s]);
     assert_eq!(code, 0);
     let (code, _) = env.verify(&[pkg]);
@@ -185,7 +190,10 @@ async fn discord_down_the_outbox_waits_then_delivers_in_order_after_a_reopen() {
         let mut failed = 0;
         let mut backoff = Backoff::new();
         while failed < 4 {
-            match notify::drain_pass(&store, &sink, &render, &mut backoff).await.unwrap() {
+            match notify::drain_pass(&store, &sink, &render, &mut backoff)
+                .await
+                .unwrap()
+            {
                 Pass::Retry { delivered: 0, .. } => failed += 1,
                 Pass::Idle { delivered: 0 } => {}
                 other => panic!("{other:?}"),
@@ -207,7 +215,9 @@ async fn discord_down_the_outbox_waits_then_delivers_in_order_after_a_reopen() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !store.outbox_pending(DISCORD, 1).unwrap().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "never delivered");
-        notify::drain_pass(&store, &sink, &render, &mut backoff).await.unwrap();
+        notify::drain_pass(&store, &sink, &render, &mut backoff)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let titles: Vec<String> = fake
@@ -217,7 +227,10 @@ async fn discord_down_the_outbox_waits_then_delivers_in_order_after_a_reopen() {
         .collect();
     assert_eq!(titles.len(), ITEMS, "{titles:#?}");
     for (i, t) in titles.iter().enumerate() {
-        assert!(t.contains(&format!("Advisory {i:02}")), "in order: {titles:#?}");
+        assert!(
+            t.contains(&format!("Advisory {i:02}")),
+            "in order: {titles:#?}"
+        );
     }
     assert_eq!(store.sink_summary(DISCORD).unwrap().delivered, ITEMS as u64);
 }

@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(s.observe_clock(at(1000), TOL).unwrap(), ClockCheck::Ok);
         assert_eq!(s.latest_clock().unwrap(), Some(at(1000)));
         // Within the tolerance: fine, and the later time stays.
-        assert_eq!(s.observe_clock(at(1000 - 300), TOL).unwrap(), ClockCheck::Ok);
+        assert_eq!(
+            s.observe_clock(at(1000 - 300), TOL).unwrap(),
+            ClockCheck::Ok
+        );
         assert_eq!(s.latest_clock().unwrap(), Some(at(1000)));
         // Beyond it: behind, and nothing is remembered.
         assert_eq!(

@@ -166,7 +166,9 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>)
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        let (chunk, pause) = resp.trickle.unwrap_or((resp.body.len().max(1), Duration::ZERO));
+        let (chunk, pause) = resp
+            .trickle
+            .unwrap_or((resp.body.len().max(1), Duration::ZERO));
         let sent = out.write_all(head.as_bytes()).and_then(|()| {
             for part in resp.body.chunks(chunk) {
                 out.write_all(part)?;
