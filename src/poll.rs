@@ -195,6 +195,13 @@ pub async fn poll_source(
 ) -> Result<Vec<Reported>, store::Error> {
     let id = source.id();
     let sinks = sink_names(config);
+    // Watching moves the store's remembered clock forward too, so a clock stepped back
+    // later is caught by verify even if nothing was verified meanwhile.
+    if let store::ClockCheck::Behind { latest } =
+        store.observe_clock(now, crate::verify::CLOCK_TOLERANCE)?
+    {
+        tracing::warn!(source = %id, latest_seen = %latest, "the system clock is behind the latest time this store has seen: fix the clock; verify refuses to decide until then");
+    }
     let mut state = store.source_state(&id)?;
     let mut out = Vec::new();
     if state.retry_until.is_some_and(|t| now < t) {

@@ -13,6 +13,7 @@
 //! rename, never sled's own `export` (which panics on I/O errors).
 
 mod backup;
+mod clock;
 mod codec;
 mod outbox;
 mod watch;
@@ -26,6 +27,7 @@ use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
+pub use clock::ClockCheck;
 pub use outbox::{
     notice_id, Delivery, NotPosted, NotPostedReason, OutboxItem, SinkSummary, ID_CHARS,
 };
@@ -126,6 +128,10 @@ impl Store {
                     {
                         Error::Locked { path: path.clone() }
                     }
+                    sled::Error::Io(io) => Error::Open {
+                        path: path.clone(),
+                        reason: open_advice(io),
+                    },
                     _ => Error::Open {
                         path: path.clone(),
                         reason: e.to_string(),
@@ -424,6 +430,31 @@ fn index_keys(f: &Finding, finding_key: &[u8; 32]) -> Vec<Vec<u8>> {
         .chain(std::iter::once(term("vendor", &f.vendor)))
         .map(|t| [t.as_slice(), finding_key.as_slice()].concat())
         .collect()
+}
+
+/// An I/O error that kept the store from opening, with what to do about it.
+fn open_advice(e: &std::io::Error) -> String {
+    let what = match e.raw_os_error() {
+        Some(20) => {
+            "a file is where the store's folder (or one of its parents) should be: \
+                     move it aside, or point --data-dir / store.path at a folder"
+        }
+        Some(13 | 1) => {
+            "permission denied: give the user trustwatch runs as write access to \
+                         the folder (and search access to its parents), or choose another \
+                         --data-dir"
+        }
+        Some(30) => {
+            "the file system is read-only: put the store on a writable one (under \
+                     systemd: ReadWritePaths)"
+        }
+        Some(28 | 27 | 122) => {
+            "no space left (or a file-size limit reached): free space and \
+                                run the command again; the store was not changed"
+        }
+        _ => "check that the folder exists, is a folder and is writable",
+    };
+    format!("{e}: {what}")
 }
 
 fn next_seq(current: Option<&[u8]>) -> u64 {

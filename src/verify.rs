@@ -297,20 +297,67 @@ pub fn decide(
     report
 }
 
+/// How far the clock may be behind the latest time the store has seen before
+/// verification refuses to decide: generous enough for NTP corrections and clocks of
+/// two hosts sharing a backup, far below the days an expired certificate needs.
+pub const CLOCK_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// The time a verification is decided at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyTime {
+    /// The system clock, as the caller read it: checked against (and remembered as)
+    /// the latest time the store has seen ([`CLOCK_TOLERANCE`]).
+    Clock(time::OffsetDateTime),
+    /// A time the operator chose explicitly (`verify --at`): decided as given, the
+    /// remembered clock is neither checked nor moved.
+    Chosen(UnixTime),
+}
+
 /// Verify a package against the store: gather, decide with the store's anchors, and
 /// cite the stored advisories that mention its keys. Used by `trustwatch verify` and
 /// by `/verify` in chat, so both give the same report. Reads the whole package (call it
 /// off the async threads).
+///
+/// With [`VerifyTime::Clock`], a clock more than [`CLOCK_TOLERANCE`] behind the latest
+/// time the store has seen makes the verdict `invalid`: an expired or revoked-later
+/// certificate must not become valid again because the clock was wound back.
 pub fn against_store(
     store: &crate::store::Store,
     input: PackageInput<'_>,
     limits: &Limits,
     vendor: Option<&str>,
-    at: UnixTime,
+    when: VerifyTime,
 ) -> Result<(Report, Evidence), crate::store::Error> {
+    let (at, behind) = match when {
+        VerifyTime::Chosen(at) => (at, None),
+        VerifyTime::Clock(now) => {
+            let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+            let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+            match store.observe_clock(now, CLOCK_TOLERANCE)? {
+                crate::store::ClockCheck::Ok => (at, None),
+                crate::store::ClockCheck::Behind { latest } => (at, Some((now, latest))),
+            }
+        }
+    };
     let snapshot = store.trust_snapshot()?;
     let evidence = gather(input, limits);
     let mut report = decide(&evidence, &snapshot, vendor, at);
+    if let Some((now, latest)) = behind {
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        tracing::error!(clock = %fmt(now), latest_seen = %fmt(latest), "the system clock went backwards: trust not decided");
+        report.verdict = Verdict::Invalid;
+        report.reasons.insert(
+            0,
+            format!(
+                "the system clock went backwards: it says {}, but this store has already                  seen {}; trust is not decided on a clock that went back (an expired or                  revoked certificate could look valid): fix the clock (NTP) and verify                  again, or pass an explicit time with --at",
+                fmt(now),
+                fmt(latest)
+            ),
+        );
+    }
     let (fps, names) = report.mentioned_keys();
     report.cite(&store.findings_mentioning(&fps, &names)?);
     Ok((report, evidence))

@@ -306,6 +306,7 @@ async fn a_refused_message_is_kept_as_failed_and_shown_in_status() {
         headers: Vec::new(),
         body: b"invalid_payload".to_vec(),
         delay: Duration::ZERO,
+        trickle: None,
     });
     let report = notify::drain_bounded(
         &store,

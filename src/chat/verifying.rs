@@ -89,7 +89,7 @@ fn verify_bytes(store: &Store, config: &Config, name: &str, bytes: &[u8], role: 
     if let Err(e) = std::fs::write(&path, bytes) {
         return render::refusal(&format!("no room to verify the package: {e}"));
     }
-    let at = rustls_pki_types::UnixTime::now();
+    let at = verify::VerifyTime::Clock(OffsetDateTime::now_utc());
     let (report, evidence) = match verify::against_store(
         store,
         PackageInput::Zip(&path),

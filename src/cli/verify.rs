@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::{exit, print, Context, Failure, Format, Outcome};
 use crate::config::Config;
 use crate::package::Limits;
-use crate::verify::{self, PackageInput, Report, Verdict};
+use crate::verify::{self, PackageInput, Report, Verdict, VerifyTime};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -39,20 +39,20 @@ pub(crate) fn limits(config: &Config) -> Limits {
     Limits::from_config(&config.verify)
 }
 
-/// Parse `--at`, or take the clock.
-pub(crate) fn verification_time(at: Option<&str>) -> Result<UnixTime, Failure> {
-    let t = match at {
-        Some(s) => OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-            Failure::usage(anyhow!(
-                "--at {s:?} is not an RFC 3339 time (like 2026-11-22T10:00:00Z): {e}"
-            ))
-        })?,
-        None => OffsetDateTime::now_utc(),
+/// Parse `--at` (the operator's explicit choice), or take the clock.
+pub(crate) fn verification_time(at: Option<&str>) -> Result<VerifyTime, Failure> {
+    let Some(s) = at else {
+        return Ok(VerifyTime::Clock(OffsetDateTime::now_utc()));
     };
+    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+        Failure::usage(anyhow!(
+            "--at {s:?} is not an RFC 3339 time (like 2026-11-22T10:00:00Z): {e}"
+        ))
+    })?;
     let secs = u64::try_from(t.unix_timestamp())
         .map_err(|_| Failure::usage(anyhow!("--at must not be before 1970")))?;
-    Ok(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-        secs,
+    Ok(VerifyTime::Chosen(UnixTime::since_unix_epoch(
+        std::time::Duration::from_secs(secs),
     )))
 }
 

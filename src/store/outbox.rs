@@ -225,6 +225,9 @@ impl Store {
 
 impl Store {
     /// Up to `limit` items of `sink` due at `now` (next attempt reached), oldest first.
+    /// An item waiting out a retryable failure holds back every item behind it, so a
+    /// sink that comes back (or a restarted `run`, whose backoff starts afresh) gets
+    /// them in order; an item the sink refused for good does not block the queue.
     pub fn outbox_due(
         &self,
         sink: &str,
@@ -240,6 +243,8 @@ impl Store {
                 if out.len() >= limit {
                     break;
                 }
+            } else if !item.failed {
+                break;
             }
         }
         Ok(out)

@@ -149,6 +149,9 @@ struct Inner {
     attachments: HashMap<String, Vec<u8>>,
     base: String,
     rejected: Vec<(String, Vec<limits::Violation>)>,
+    /// Answer every request only after this long (its effect, e.g. a created
+    /// message, happens at once): a slow API, and a window to crash in.
+    reply_delay: Duration,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -278,6 +281,11 @@ impl FakeDiscord {
         });
     }
 
+    /// Answer every request `delay` after handling it (zero: at once).
+    pub fn set_reply_delay(&self, delay: Duration) {
+        self.lock().reply_delay = delay;
+    }
+
     /// Take the API down until [`Self::come_up`].
     pub async fn go_down(&self, how: Outage) {
         match how {
@@ -389,7 +397,11 @@ async fn handle(
         body: parse_body(headers.get("content-type").map(String::as_str), &body),
         headers,
     };
-    let mut response = answer(&mut inner.lock().unwrap(), request);
+    let (mut response, delay) = {
+        let mut inner = inner.lock().unwrap();
+        (answer(&mut inner, request), inner.reply_delay)
+    };
+    tokio::time::sleep(delay).await;
     // One request per connection: a pooled keep-alive connection that the fake closes
     // when it goes down would make the next client error a race (IncompleteMessage or
     // connection refused); without pooling, `Outage::Refused` is always refused.

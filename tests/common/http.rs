@@ -32,6 +32,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Wait this long before answering at all.
     pub delay: Duration,
+    /// Send the body in chunks of this many bytes with this pause after each (a server
+    /// that trickles bytes); `None` sends it at once.
+    pub trickle: Option<(usize, Duration)>,
 }
 
 impl Response {
@@ -41,6 +44,7 @@ impl Response {
             headers: Vec::new(),
             body: body.into(),
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
 
@@ -50,7 +54,20 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             delay: Duration::ZERO,
+            trickle: None,
         }
+    }
+
+    /// Answer after `delay`.
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Send the body `chunk` bytes at a time, pausing `pause` after each.
+    pub fn trickled(mut self, chunk: usize, pause: Duration) -> Self {
+        self.trickle = Some((chunk.max(1), pause));
+        self
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Self {
@@ -149,11 +166,17 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Mutex<Handler>)
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        if out
-            .write_all(head.as_bytes())
-            .and_then(|()| out.write_all(&resp.body))
-            .is_err()
-        {
+        let (chunk, pause) = resp
+            .trickle
+            .unwrap_or((resp.body.len().max(1), Duration::ZERO));
+        let sent = out.write_all(head.as_bytes()).and_then(|()| {
+            for part in resp.body.chunks(chunk) {
+                out.write_all(part)?;
+                std::thread::sleep(pause);
+            }
+            Ok(())
+        });
+        if sent.is_err() {
             return;
         }
         let _ = reader.get_mut().read(&mut []);
