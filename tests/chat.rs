@@ -8,17 +8,14 @@
 
 mod common;
 
-use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::discord::{
     FakeDiscord, Invoker, Signer, APPLICATION_ID, APPROVER_ROLE_ID, CHANNEL_ID, GUILD_ID, TOKEN,
 };
-use common::Env;
+use common::runbot::{seed_config, DiscordSection, RunningBot, NEW_ROOT};
 use serde_json::Value;
 
-const NEW_ROOT: &str = "d94b96946b8c4c2e7451879b266264eb59c9d8feb1c897b872e8e311921d7930";
 const PACKAGE: &str = "config/examples/Full-upgrade-package-dten.zip";
 
 fn free_port() -> u16 {
@@ -30,80 +27,30 @@ fn free_port() -> u16 {
 }
 
 struct Bot {
-    env: Env,
-    child: Child,
+    run: RunningBot,
     endpoint: String,
     signer: Signer,
     client: reqwest::Client,
 }
 
 impl Bot {
+    /// The seed config with the HTTP interactions endpoint; the old root approved first.
     fn start(fake: &FakeDiscord) -> Self {
-        let env = Env::new();
         let signer = Signer::new();
         let port = free_port();
-        env.write(
-            "trustwatch.toml",
-            format!(
-                r#"[store]
-path = {data:?}
-
-[http]
-allow_private_addresses = true
-
-[chat.discord]
-token_env = "TW_TEST_DISCORD_TOKEN"
-channel_id = {CHANNEL_ID}
-approver_role_id = {APPROVER_ROLE_ID}
-guild_id = {GUILD_ID}
-application_id = {APPLICATION_ID}
-api_base = {base:?}
-interactions_public_key = "{key}"
-interactions_listen = "127.0.0.1:{port}"
-
-[[vendor]]
-name = "dten"
-contact = "security@dten.example"
-advisory_url = "https://dten.example/security"
-
-[[vendor.feed]]
-url = "file://config/examples/dten/advisories.xml"
-interval = "1h"
-
-[[vendor.page]]
-url = "file://config/examples/dten/forum-ca-rotation.html"
-item_selector = "article.post"
-next_selector = "a[rel=next]"
-interval = "1h"
-"#,
-                data = env.path("data").display().to_string(),
-                base = fake.base,
-                key = signer.public_key_hex(),
+        let section = DiscordSection {
+            channel_id: CHANNEL_ID,
+            approver_role_id: APPROVER_ROLE_ID,
+            guild_id: GUILD_ID,
+            api_base: fake.base.clone(),
+            extra: format!(
+                "application_id = {APPLICATION_ID}\ninteractions_public_key = \"{}\"\ninteractions_listen = \"127.0.0.1:{port}\"",
+                signer.public_key_hex()
             ),
-        );
-        // The operator approved DTEN's old root long ago.
-        common::assert_ok(&env.run(&[
-            "trust",
-            "add",
-            "config/examples/dten/old-root.pem",
-            "--vendor",
-            "dten",
-        ]));
-        let child = Command::new(env!("CARGO_BIN_EXE_trustwatch"))
-            .arg("--config")
-            .arg(env.path("trustwatch.toml"))
-            .arg("run")
-            .env("TW_TEST_DISCORD_TOKEN", TOKEN)
-            .env_remove("TRUSTWATCH_CONFIG")
-            .env_remove("TRUSTWATCH_DATA_DIR")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        };
+        let run = RunningBot::start(|env| seed_config(env, &section), TOKEN);
         Self {
-            env,
-            child,
+            run,
             endpoint: format!("http://127.0.0.1:{port}/interactions"),
             signer,
             client: reqwest::Client::new(),
@@ -154,25 +101,11 @@ interval = "1h"
 
     /// Run a CLI command beside the bot (it goes through the control socket).
     fn cli(&self, args: &[&str]) -> std::process::Output {
-        self.env.run(args)
+        self.run.cli(args)
     }
 
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let code = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s.code();
-            }
-            assert!(Instant::now() < deadline, "run did not stop after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut log = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut log);
-        }
+    fn stop(self) -> String {
+        let (code, log) = self.run.stop(Duration::from_secs(20));
         assert_eq!(code, Some(0), "run's log:\n{log}");
         log
     }
