@@ -13,6 +13,7 @@
 //! rename, never sled's own `export` (which panics on I/O errors).
 
 mod backup;
+mod chat_state;
 mod clock;
 mod codec;
 mod outbox;
@@ -27,6 +28,7 @@ use crate::advisory::Finding;
 use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
+pub use chat_state::{ChatHealth, ChatState};
 pub use clock::ClockCheck;
 pub use outbox::{
     notice_id, Delivery, NotPosted, NotPostedReason, OutboxItem, SinkSummary, ID_CHARS,

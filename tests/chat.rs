@@ -330,6 +330,12 @@ async fn the_seed_story_over_discord() {
             .contains("trustwatch status"),
         "{status_reply}"
     );
+    assert!(
+        status_reply["data"]["embeds"]
+            .to_string()
+            .contains("chat (Discord, interactions endpoint): running"),
+        "{status_reply}"
+    );
 
     // A request Discord did not sign is refused.
     let body = serde_json::to_vec(&approver.trust_approve(NEW_ROOT)).unwrap();

@@ -244,10 +244,25 @@ async fn a_gateway_that_refuses_the_token_stops_chat_but_not_the_watchers() {
             .contains("401"),
         "{sink:#}"
     );
+    // Status says chat stopped, and why.
+    assert_eq!(st["chat"]["health"], "stopped", "{st:#}");
+    assert_eq!(st["chat"]["transport"], "gateway");
+    assert!(
+        st["chat"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused the token"),
+        "{st:#}"
+    );
     let text = tokio::task::block_in_place(|| bot.cli(&["status"]));
     common::assert_ok(&text);
     assert!(
         common::stdout(&text).contains("discord: "),
+        "{}",
+        common::stdout(&text)
+    );
+    assert!(
+        common::stdout(&text).contains("chat (Discord, gateway): STOPPED"),
         "{}",
         common::stdout(&text)
     );

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{GuildId, Http};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::commands::Bot;
@@ -15,7 +16,7 @@ use super::discord::{self, Error};
 use super::handler::Handler;
 use super::sink::DiscordSink;
 use crate::config::DiscordConfig;
-use crate::store::Store;
+use crate::store::{ChatHealth, ChatState, Store};
 
 /// Longest wait before a failed transport is started again.
 const MAX_RESTART: Duration = Duration::from_secs(300);
@@ -80,33 +81,70 @@ impl Discord {
     pub async fn serve(
         &self,
         bot: Arc<Bot>,
+        store: Arc<Store>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let handler: Arc<dyn Handler> = bot;
         let mut delay = Duration::from_secs(1);
+        let say = |health: ChatHealth, reason: Option<String>| {
+            let state = ChatState {
+                transport: self.transport().to_owned(),
+                health,
+                reason,
+                since: OffsetDateTime::now_utc(),
+            };
+            if let Err(e) = store.set_chat_state(&state) {
+                tracing::warn!(error = %e, "could not record chat's state");
+            }
+        };
         loop {
+            say(ChatHealth::Running, None);
             let result = self.serve_once(handler.clone(), shutdown.clone()).await;
             if *shutdown.borrow() {
+                say(
+                    ChatHealth::Stopped,
+                    Some("trustwatch run stopped".to_owned()),
+                );
                 return Ok(());
             }
             match result {
                 Err(e @ (Error::TokenRefused { .. } | Error::Intents)) => {
                     tracing::error!(error = %e, "chat stopped; notices stay queued until it is fixed and trustwatch restarted");
+                    say(ChatHealth::Stopped, Some(e.to_string()));
                     return Err(e);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "chat transport failed; restarting")
+                    tracing::warn!(error = %e, retry_in_secs = delay.as_secs(), "chat transport failed; restarting");
+                    say(ChatHealth::Restarting, Some(e.to_string()));
                 }
-                Ok(()) => tracing::warn!(
-                    retry_in_secs = delay.as_secs(),
-                    "chat transport ended; restarting"
-                ),
+                Ok(()) => {
+                    tracing::warn!(
+                        retry_in_secs = delay.as_secs(),
+                        "chat transport ended; restarting"
+                    );
+                    say(
+                        ChatHealth::Restarting,
+                        Some("the transport ended".to_owned()),
+                    );
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.changed() => {
+                    say(ChatHealth::Stopped, Some("trustwatch run stopped".to_owned()));
+                    return Ok(());
+                }
             }
             delay = (delay * 2).min(MAX_RESTART);
+        }
+    }
+
+    /// How commands come in: `gateway` or `interactions endpoint`.
+    pub fn transport(&self) -> &'static str {
+        if self.config.interactions_public_key.is_some() {
+            "interactions endpoint"
+        } else {
+            "gateway"
         }
     }
 

@@ -58,7 +58,8 @@ pub(super) fn run(ctx: &Context, args: &RunArgs) -> Outcome {
                 d.http.clone(),
             ));
             let stop = rx.clone();
-            tokio::spawn(async move { d.serve(bot, stop).await })
+            let shared = store.clone();
+            tokio::spawn(async move { d.serve(bot, shared, stop).await })
         });
         let served = control
             .serve_while(

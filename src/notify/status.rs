@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::poll::sources;
-use crate::store::{self, NotPosted, NotPostedReason, SinkSummary, Store};
+use crate::store::{self, ChatHealth, ChatState, NotPosted, NotPostedReason, SinkSummary, Store};
 
 /// The version line of this build (as `trustwatch --version` prints it).
 pub(super) const VERSION: &str = concat!(
@@ -29,6 +29,8 @@ pub struct Status {
     pub sinks: Vec<SinkStatus>,
     pub not_posted: NotPostedStatus,
     pub store_bytes: u64,
+    /// What chat (Discord) last said of itself, when `[chat.discord]` is configured.
+    pub chat: Option<ChatState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,6 +106,10 @@ pub fn status(store: &Store, config: &Config) -> Result<Status, store::Error> {
             filtered: store.not_posted(NotPostedReason::Filtered)?,
         },
         store_bytes: store.size_on_disk()?,
+        chat: match config.chat.discord {
+            Some(_) => store.chat_state()?,
+            None => None,
+        },
     })
 }
 
@@ -173,6 +179,23 @@ impl Status {
             "\nnot posted: {} backfill, {} filtered (chat.notify)",
             n.backfill.count, n.filtered.count
         );
+        if let Some(c) = &st.chat {
+            let health = match c.health {
+                ChatHealth::Running => "running",
+                ChatHealth::Restarting => "restarting",
+                ChatHealth::Stopped => "STOPPED",
+            };
+            let _ = write!(
+                out,
+                "\nchat (Discord, {}): {health} since {}",
+                c.transport,
+                when(Some(c.since))
+            );
+            if let Some(r) = &c.reason {
+                let _ = write!(out, ": {r}");
+            }
+            out.push('\n');
+        }
         let _ = writeln!(out, "store: {} bytes on disk", st.store_bytes);
         out
     }
