@@ -217,11 +217,14 @@ impl Fetcher {
                 reason,
             })?;
         }
+        // Pace first, then take an in-flight slot: a task waiting for its host's turn
+        // must not hold one of the global slots, or a host with many sources would
+        // starve requests to every other host.
+        self.pace(parsed.host_str().unwrap_or_default()).await;
         let _permit = self.in_flight.acquire().await.map_err(|e| Error::Network {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
-        self.pace(parsed.host_str().unwrap_or_default()).await;
         let client = match trust {
             Trust::Configured => &self.configured,
             Trust::Guarded => &self.guarded,

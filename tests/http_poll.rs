@@ -231,3 +231,44 @@ fn requests_to_one_host_are_paced() {
         assert!(gap >= Duration::from_millis(240), "requests {gap:?} apart");
     }
 }
+
+/// A host with many sources waiting for its pacing turns must not hold the global
+/// in-flight slots: a request to another host goes out at once, not after the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_host_does_not_starve_another() {
+    use std::sync::Arc;
+    use trustwatch::fetch::{Fetcher, Trust, Validators};
+
+    let busy = Server::start();
+    busy.handle(|_| Response::ok("x"));
+    let other = Server::start();
+    other.handle(|_| Response::ok("y"));
+    let fetcher = Arc::new(Fetcher::new(&trustwatch::config::Config::default().http).unwrap());
+    let mut tasks = Vec::new();
+    // More waiting requests to one host than there are global slots (16).
+    for i in 0..24 {
+        let (f, url) = (fetcher.clone(), busy.url(&format!("/a{i}")));
+        tasks.push(tokio::spawn(async move {
+            f.get(&url, Trust::Configured, &Validators::default()).await
+        }));
+    }
+    // Let every busy request take its place in the queue first.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = other.url("/b").replace("127.0.0.1", "localhost");
+    fetcher
+        .get(&url, Trust::Configured, &Validators::default())
+        .await
+        .expect("the other host answers");
+    let served_before = busy.requests().len();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // 24 requests paced 250 ms apart take ~6 s; the other host was served after only a
+    // few of them (with slots held while pacing, after ~9: the 24 - 16 + 1 that got
+    // slots ahead of it).
+    assert!(
+        served_before <= 4,
+        "the other host waited for {served_before} paced requests"
+    );
+    assert_eq!(busy.requests().len(), 24);
+}
