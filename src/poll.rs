@@ -69,18 +69,75 @@ pub fn sources(config: &Config) -> Vec<Source<'_>> {
     out
 }
 
-/// Poll every source once.
+/// Sources `poll_once` polls at the same time: enough to overlap fetching with parsing
+/// on two cores, few enough that the documents held at once stay small (at most this
+/// many times `http.max_download`).
+const SOURCES_AT_ONCE: usize = 4;
+
+/// Poll every source once; the findings in configuration order.
+///
+/// Sources are polled a few at a time, taken round-robin across hosts so one host's
+/// pacing (`fetch::MIN_HOST_GAP`) does not hold up the others, and everything recorded
+/// is flushed once, before the findings are returned.
 pub async fn poll_once(
     config: &Config,
     store: &Store,
     fetcher: &Fetcher,
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
+    use futures_util::stream::{self, StreamExt};
+    let all = sources(config);
+    let mut results: Vec<(usize, Result<Vec<Reported>, store::Error>)> =
+        stream::iter(round_robin_by_host(all.iter().map(|s| s.url)))
+            .map(|i| {
+                let source = all[i];
+                async move {
+                    (
+                        i,
+                        poll_unflushed(config, store, fetcher, &source, now).await,
+                    )
+                }
+            })
+            .buffer_unordered(SOURCES_AT_ONCE)
+            .collect()
+            .await;
+    results.sort_by_key(|(i, _)| *i);
+    // Flushed even when one source hit a store error: what the others recorded stays.
+    let flushed = store.flush();
     let mut out = Vec::new();
-    for source in sources(config) {
-        out.extend(poll_source(config, store, fetcher, &source, now).await?);
+    for (_, r) in results {
+        out.extend(r?);
     }
+    flushed?;
     Ok(out)
+}
+
+/// Source indexes in an order that visits each host's sources in turn: the first source
+/// of every host, then the second of every host, and so on. Sources without a host
+/// (`file://`) count as a host each.
+fn round_robin_by_host<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let mut hosts: Vec<Vec<usize>> = Vec::new();
+    let mut by_name: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, url) in urls.enumerate() {
+        let host = url::Url::parse(url).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{:?}", u.port_or_known_default()))
+        });
+        match host.and_then(|h| match by_name.get(&h) {
+            Some(&slot) => Some(slot),
+            None => {
+                by_name.insert(h, hosts.len());
+                None
+            }
+        }) {
+            Some(slot) => hosts[slot].push(i),
+            None => hosts.push(vec![i]),
+        }
+    }
+    let longest = hosts.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|round| hosts.iter().filter_map(move |l| l.get(round).copied()))
+        .collect()
 }
 
 /// Most certificate links fetched from one post.
@@ -103,7 +160,9 @@ async fn read_entries(
                 validators: v,
             } => {
                 *validators = v;
-                sources::parse_feed(&bytes, source.url)
+                let url = source.url.to_owned();
+                off_thread(source.url, move || sources::parse_feed(&bytes, &url))
+                    .await?
                     .map(Some)
                     .map_err(|e| fetch::Error::Read {
                         url: source.url.to_owned(),
@@ -127,13 +186,16 @@ async fn read_entries(
         else {
             break;
         };
-        let html = String::from_utf8_lossy(&bytes);
-        let parsed = sources::parse_page(
-            &html,
-            &url,
-            &page.item_selector,
-            page.next_selector.as_deref(),
-        )
+        let (at, items, next) = (
+            url.clone(),
+            page.item_selector.clone(),
+            page.next_selector.clone(),
+        );
+        let parsed = off_thread(&url, move || {
+            let html = String::from_utf8_lossy(&bytes);
+            sources::parse_page(&html, &at, &items, next.as_deref())
+        })
+        .await?
         .map_err(|e| fetch::Error::Read {
             url: url.clone(),
             reason: e.to_string(),
@@ -146,6 +208,39 @@ async fn read_entries(
         }
     }
     Ok(Some(entries))
+}
+
+/// The source's entries and what each says, or `None` when nothing changed (304).
+async fn read_understood(
+    fetcher: &Fetcher,
+    source: &Source<'_>,
+    validators: &mut Validators,
+) -> Result<Option<(Vec<Entry>, Vec<Understood>)>, fetch::Error> {
+    let Some(entries) = read_entries(fetcher, source, validators).await? else {
+        return Ok(None);
+    };
+    let vendor = source.vendor.name.clone();
+    off_thread(source.url, move || {
+        let understood = entries.iter().map(|e| understand(e, &vendor)).collect();
+        (entries, understood)
+    })
+    .await
+    .map(Some)
+}
+
+/// Run parsing (CPU work on outside input) on tokio's blocking pool, so the sources
+/// polled at once parse in parallel and the async threads stay free for I/O. A parser
+/// panic becomes this source's error instead of taking the process down.
+async fn off_thread<T: Send + 'static>(
+    url: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, fetch::Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| fetch::Error::Read {
+            url: url.to_owned(),
+            reason: format!("the parser failed on this document ({e}); please report it"),
+        })
 }
 
 /// Fetch the certificate files a rotation post links to, behind the address guard.
@@ -185,8 +280,21 @@ async fn linked_certificates(fetcher: &Fetcher, und: &mut Understood) {
     }
 }
 
-/// Poll one source: fetch, parse, understand, record; the findings to report.
+/// Poll one source: fetch, parse, understand, record (flushed); the findings to report.
 pub async fn poll_source(
+    config: &Config,
+    store: &Store,
+    fetcher: &Fetcher,
+    source: &Source<'_>,
+    now: OffsetDateTime,
+) -> Result<Vec<Reported>, store::Error> {
+    let out = poll_unflushed(config, store, fetcher, source, now).await?;
+    store.flush()?;
+    Ok(out)
+}
+
+/// `poll_source` without the flush: the caller flushes before it reports anything.
+async fn poll_unflushed(
     config: &Config,
     store: &Store,
     fetcher: &Fetcher,
@@ -212,7 +320,7 @@ pub async fn poll_source(
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
-    let entries = match read_entries(fetcher, source, &mut validators).await {
+    let entries = match read_understood(fetcher, source, &mut validators).await {
         Ok(e) => e,
         Err(err) => {
             // Honour Retry-After, at most a day ahead.
@@ -257,7 +365,7 @@ pub async fn poll_source(
         state.last_error = None;
     }
     state.retry_until = None;
-    let Some(entries) = entries else {
+    let Some((entries, understood)) = entries else {
         tracing::debug!(source = %id, "not modified");
         state.last_poll = Some(now);
         store.put_source_state(&id, &state)?;
@@ -266,12 +374,11 @@ pub async fn poll_source(
     state.etag = validators.etag;
     state.last_modified = validators.last_modified;
     let backfill_before = now - config.poll.backfill;
-    for entry in &entries {
-        let mut und = understand(entry, &source.vendor.name);
-        if store.seen(&id, &entry.id)? != Some(entry.content_hash()) {
-            linked_certificates(fetcher, &mut und).await;
-        }
-        let changes = plan_changes(store, &und, &source.vendor.name, now)?;
+    let mut batch = Batch {
+        items: Vec::new(),
+        at: now,
+    };
+    for (entry, mut und) in entries.iter().zip(understood) {
         // Decided before recording, so the outbox items (or the reason there are none)
         // are written in the same transaction as the finding.
         let backfilled = !state.polled && entry.published.is_some_and(|p| p < backfill_before);
@@ -280,32 +387,118 @@ pub async fn poll_source(
             Some(f) => delivery_for(config, f.kind, &sinks),
             None => Delivery::To(&[]),
         };
-        let status = store.record_entry(&EntryRecord {
-            source: &id,
-            entry_id: &entry.id,
-            content_hash: entry.content_hash(),
-            finding: und.finding.as_ref(),
-            changes: &changes,
-            delivery,
-            at: now,
-        })?;
-        let Some(finding) = und.finding else { continue };
-        if status == EntryStatus::Unchanged {
-            continue;
-        }
-        log_delivery(&id, &finding, delivery);
-        if backfilled {
-            continue;
-        }
-        out.push(Reported {
-            finding,
-            update: status == EntryStatus::Updated,
+        let anchor_kind = und.finding.as_ref().is_some_and(|f| {
+            matches!(f.kind, FindingKind::CaRotation | FindingKind::KeyRevocation)
         });
+        if !anchor_kind {
+            batch.items.push(Pending {
+                entry,
+                finding: und.finding,
+                changes: Vec::new(),
+                delivery,
+                backfilled,
+            });
+            if batch.items.len() >= MAX_BATCH {
+                batch.commit(store, &id, None, &mut out)?;
+            }
+            continue;
+        }
+        // Anchor changes are planned against the store as committed: what is batched
+        // goes in first, and this entry is recorded alone (see `Store::record_entries`).
+        // Another source of the vendor may change the same anchor meanwhile (`run`
+        // polls sources concurrently); its compare-and-swap then fails and we plan again.
+        batch.commit(store, &id, None, &mut out)?;
+        if store.seen(&id, &entry.id)? != Some(entry.content_hash()) {
+            linked_certificates(fetcher, &mut und).await;
+        }
+        let mut attempt = 0;
+        loop {
+            batch.items.push(Pending {
+                entry,
+                finding: und.finding.clone(),
+                changes: plan_changes(store, &und, &source.vendor.name, now)?,
+                delivery,
+                backfilled,
+            });
+            match batch.commit(store, &id, None, &mut out) {
+                Err(store::Error::Conflict(_)) if attempt < 3 => {
+                    attempt += 1;
+                    batch.items.clear();
+                }
+                r => break r?,
+            }
+        }
     }
     state.polled = true;
     state.last_poll = Some(now);
-    store.put_source_state(&id, &state)?;
+    batch.commit(store, &id, Some(&state), &mut out)?;
     Ok(out)
+}
+
+/// Most entries recorded in one transaction (sled holds a transaction's writes in memory).
+const MAX_BATCH: usize = 256;
+
+/// One entry understood and waiting to be recorded.
+struct Pending<'a> {
+    entry: &'a Entry,
+    finding: Option<Finding>,
+    changes: Vec<Change>,
+    delivery: Delivery<'a>,
+    backfilled: bool,
+}
+
+/// Entries of one source waiting to be recorded together.
+struct Batch<'a> {
+    items: Vec<Pending<'a>>,
+    /// When they are recorded (the outbox items' queued time).
+    at: OffsetDateTime,
+}
+
+impl Batch<'_> {
+    /// Record what is waiting (and the source's state, when given) in one transaction;
+    /// the findings to report go to `out`, in entry order.
+    fn commit(
+        &mut self,
+        store: &Store,
+        source: &str,
+        state: Option<&store::SourceState>,
+        out: &mut Vec<Reported>,
+    ) -> Result<(), store::Error> {
+        if self.items.is_empty() && state.is_none() {
+            return Ok(());
+        }
+        let at = self.at;
+        let records: Vec<EntryRecord<'_>> = self
+            .items
+            .iter()
+            .map(|p| EntryRecord {
+                source,
+                entry_id: &p.entry.id,
+                content_hash: p.entry.content_hash(),
+                finding: p.finding.as_ref(),
+                changes: &p.changes,
+                delivery: p.delivery,
+                at,
+            })
+            .collect();
+        let statuses = store.record_entries(&records, state.map(|s| (source, s)))?;
+        drop(records);
+        for (p, status) in self.items.drain(..).zip(statuses) {
+            let Some(finding) = p.finding else { continue };
+            if status == EntryStatus::Unchanged {
+                continue;
+            }
+            log_delivery(source, &finding, p.delivery);
+            if p.backfilled {
+                continue;
+            }
+            out.push(Reported {
+                finding,
+                update: status == EntryStatus::Updated,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Record a `source_error` finding with its outbox items, in one transaction.
@@ -433,4 +626,28 @@ fn plan_changes(
         _ => {}
     }
     Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_robin_by_host;
+
+    #[test]
+    fn sources_are_taken_round_robin_across_hosts() {
+        let urls = [
+            "https://a.example/1",
+            "https://a.example/2",
+            "https://a.example/3",
+            "https://b.example/1",
+            "file:///mirror/x.xml",
+            "file:///mirror/y.xml",
+            "https://a.example:8443/1",
+            "https://b.example/2",
+        ];
+        // a: 0,1,2; b: 3,7; file: 4 and 5 alone; a on another port: 6.
+        assert_eq!(
+            round_robin_by_host(urls.into_iter()),
+            [0, 3, 4, 5, 6, 1, 7, 2]
+        );
+    }
 }

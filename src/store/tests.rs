@@ -217,3 +217,48 @@ fn a_damaged_database_file_is_an_error_not_an_empty_store() {
         Ok(s) => panic!("opened with {} anchors", s.anchors(None).unwrap().len()),
     }
 }
+
+#[test]
+fn a_batch_records_entries_and_state_together_and_sees_its_own_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let sinks = ["discord".to_owned()];
+    let f = finding("Advisory", Fingerprint::of(b"k"), Some(1));
+    let rec = |id: &'static str, hash: u8| EntryRecord {
+        source: "dten:feed",
+        entry_id: id,
+        content_hash: [hash; 32],
+        finding: Some(&f),
+        changes: &[],
+        delivery: Delivery::To(&sinks),
+        at: OffsetDateTime::UNIX_EPOCH,
+    };
+    let state = SourceState {
+        polled: true,
+        etag: Some("\"v1\"".into()),
+        ..SourceState::default()
+    };
+    // The same entry twice in one batch: the second sees the first's write.
+    let got = s
+        .record_entries(
+            &[rec("a", 1), rec("b", 1), rec("a", 1), rec("a", 2)],
+            Some(("dten:feed", &state)),
+        )
+        .unwrap();
+    use EntryStatus::{New, Unchanged, Updated};
+    assert_eq!(got, [New, New, Unchanged, Updated]);
+    assert_eq!(s.source_state("dten:feed").unwrap(), state);
+    assert_eq!(s.seen("dten:feed", "a").unwrap(), Some([2; 32]));
+    // One item per new or updated entry, in entry order.
+    let queued = s.outbox_pending("discord", 10).unwrap();
+    assert_eq!(queued.len(), 3);
+    assert!(queued.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        queued.iter().map(|i| i.update).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    // Again: nothing changes, nothing is queued.
+    let again = s.record_entries(&[rec("a", 2), rec("b", 1)], None).unwrap();
+    assert_eq!(again, [Unchanged, Unchanged]);
+    assert_eq!(s.outbox_pending("discord", 10).unwrap().len(), 3);
+}

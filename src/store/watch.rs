@@ -2,8 +2,8 @@
 //! content hash, so an edit is an update), each source's state (first poll done, HTTP
 //! validators, failure streak), and the recording of one entry: its finding, the
 //! candidate anchors and revocations it causes, their audit entries, and its outbox
-//! items (or the reason it is not posted), in one transaction, flushed before the
-//! caller reports anything.
+//! items (or the reason it is not posted), in one transaction per batch of entries; the
+//! poller flushes before it reports anything.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,6 +58,10 @@ pub enum EntryStatus {
     Unchanged,
 }
 
+fn abort(e: Error) -> sled::transaction::ConflictableTransactionError<Error> {
+    sled::transaction::ConflictableTransactionError::Abort(e)
+}
+
 fn seen_key(source: &str, entry_id: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(source.as_bytes());
@@ -78,11 +82,12 @@ impl Store {
         }
     }
 
+    /// Write a source's state. Not flushed: the poller flushes once per poll.
     pub fn put_source_state(&self, source: &str, state: &SourceState) -> Result<(), Error> {
         self.sources
             .insert(source.as_bytes(), codec::encode(state)?)
             .map_err(io("write source state"))?;
-        self.flush()
+        Ok(())
     }
 
     /// Whether an entry was seen before, and with which content hash.
@@ -94,23 +99,25 @@ impl Store {
             .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
     }
 
-    /// Record one entry, its finding and the anchor changes it causes, atomically.
-    /// An entry already seen with the same content changes nothing.
-    pub fn record_entry(&self, rec: &EntryRecord<'_>) -> Result<EntryStatus, Error> {
-        let key = seen_key(rec.source, rec.entry_id);
-        let finding = rec
-            .finding
-            .map(|f| {
-                let k = Self::finding_key(f);
-                Ok::<_, Error>((k, codec::encode(f)?, index_keys(f, &k), notice_id(f)?))
-            })
+    /// Record a batch of one source's entries, their findings and the anchor changes
+    /// they cause, in one transaction, with the source's state when given. An entry
+    /// already seen with the same content changes nothing. Not flushed: the caller
+    /// flushes (`Store::flush`) before it reports anything, so a poll costs one fsync
+    /// per source rather than one per entry (sled's fsync dominated a poll: 10,000
+    /// entries took 4 s, 90% of it waiting on `sync_file_range`). A crash before that
+    /// flush loses the batch whole, nothing reported from it, and the next poll records
+    /// it again. The changes of different records must not touch the same anchor: each
+    /// is planned against the store as committed (compare-and-swap would refuse the
+    /// second, aborting the batch), so the poller records anchor-changing entries alone.
+    pub fn record_entries(
+        &self,
+        recs: &[EntryRecord<'_>],
+        state: Option<(&str, &SourceState)>,
+    ) -> Result<Vec<EntryStatus>, Error> {
+        let state = state
+            .map(|(id, s)| Ok::<_, Error>((id, codec::encode(s)?)))
             .transpose()?;
-        let encoded: Vec<Vec<u8>> = rec
-            .changes
-            .iter()
-            .map(|c| codec::encode(&c.new))
-            .collect::<Result<_, _>>()?;
-        let status = (
+        (
             &self.anchors,
             &self.audit,
             &self.meta,
@@ -119,49 +126,60 @@ impl Store {
             &self.mentions,
             &self.outbox,
             &self.notify,
+            &self.sources,
         )
             .transaction(
-                |(anchors, log, meta, findings, seen, mentions, outbox, notify)| {
-                    let status = match seen.get(key)? {
-                        Some(old) if old.as_ref() == rec.content_hash => {
-                            return Ok(EntryStatus::Unchanged)
-                        }
-                        Some(_) => EntryStatus::Updated,
-                        None => EntryStatus::New,
-                    };
-                    for (change, value) in rec.changes.iter().zip(&encoded) {
-                        write_change(
-                            anchors,
-                            log,
-                            meta,
-                            change.previous.as_ref(),
-                            &change.new,
-                            value,
-                            &change.audit,
-                        )?;
-                    }
-                    if let (Some(f), Some((k, v, index, id))) = (rec.finding, &finding) {
-                        findings.insert(k, v.as_slice())?;
-                        for i in index {
-                            mentions.insert(i.as_slice(), &[][..])?;
-                        }
-                        let e = Enqueue {
-                            finding: f,
-                            id,
-                            delivery: rec.delivery,
-                            update: status == EntryStatus::Updated,
-                            at: rec.at,
+                |(anchors, log, meta, findings, seen, mentions, outbox, notify, sources)| {
+                    let mut statuses = Vec::with_capacity(recs.len());
+                    for rec in recs {
+                        let key = seen_key(rec.source, rec.entry_id);
+                        let status = match seen.get(key)? {
+                            Some(old) if old.as_ref() == rec.content_hash => {
+                                statuses.push(EntryStatus::Unchanged);
+                                continue;
+                            }
+                            Some(_) => EntryStatus::Updated,
+                            None => EntryStatus::New,
                         };
-                        enqueue_tx(outbox, meta, notify, &e)?;
+                        // Encoded only for entries that changed: most of a poll is
+                        // entries seen before.
+                        for change in rec.changes {
+                            let value = codec::encode(&change.new).map_err(abort)?;
+                            write_change(
+                                anchors,
+                                log,
+                                meta,
+                                change.previous.as_ref(),
+                                &change.new,
+                                &value,
+                                &change.audit,
+                            )?;
+                        }
+                        if let Some(f) = rec.finding {
+                            let k = Self::finding_key(f);
+                            findings.insert(&k, codec::encode(f).map_err(abort)?)?;
+                            for i in index_keys(f, &k) {
+                                mentions.insert(i, &[][..])?;
+                            }
+                            let id = notice_id(f).map_err(abort)?;
+                            let e = Enqueue {
+                                finding: f,
+                                id: &id,
+                                delivery: rec.delivery,
+                                update: status == EntryStatus::Updated,
+                                at: rec.at,
+                            };
+                            enqueue_tx(outbox, meta, notify, &e)?;
+                        }
+                        seen.insert(&key, &rec.content_hash)?;
+                        statuses.push(status);
                     }
-                    seen.insert(&key, &rec.content_hash)?;
-                    Ok(status)
+                    if let Some((id, value)) = &state {
+                        sources.insert(id.as_bytes(), value.as_slice())?;
+                    }
+                    Ok(statuses)
                 },
             )
-            .map_err(unwrap_tx("record entry"))?;
-        if status != EntryStatus::Unchanged {
-            self.flush()?;
-        }
-        Ok(status)
+            .map_err(unwrap_tx("record entries"))
     }
 }
