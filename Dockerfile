@@ -7,7 +7,8 @@
 
 # Toolchain and Debian release pinned; the runtime below is the same release (glibc).
 FROM rust:1.95-bookworm AS builder
-# The build context has no .git: build.rs takes the commit for `--version` from here.
+# The build context has no .git (.dockerignore): build.rs takes the commit for `--version`
+# from this argument, and says `unknown` when it is not given.
 ARG TRUSTWATCH_COMMIT=unknown
 WORKDIR /src
 # Dependencies first, in their own cached layer: build a dummy crate with the real manifest.

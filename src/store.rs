@@ -29,7 +29,7 @@ use crate::trust::{Anchor, AuditDraft, AuditEntry, Fingerprint, TrustSnapshot};
 
 pub use backup::Export;
 pub use chat_state::{ChatHealth, ChatState};
-pub use clock::ClockCheck;
+pub use clock::{ClockCheck, ClockReset};
 pub use outbox::{
     notice_id, Delivery, NotPosted, NotPostedReason, OutboxItem, SinkSummary, ID_CHARS,
 };
@@ -399,12 +399,14 @@ fn write_change(
         at: audit.at,
         actor: audit.actor.clone(),
         action: audit.action,
-        sha256: new.sha256,
+        sha256: Some(new.sha256),
         vendor: new.vendor.clone(),
         from_state: expected.map(|a| a.state),
-        to_state: new.state,
+        to_state: Some(new.state),
         reason: audit.reason.clone(),
         source: audit.source.clone(),
+        clock_from: None,
+        clock_to: None,
     };
     let encoded = codec::encode(&entry).map_err(ConflictableTransactionError::Abort)?;
     anchors.insert(&key, value)?;

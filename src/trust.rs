@@ -102,9 +102,16 @@ pub enum AuditAction {
     Approved,
     Revoked,
     Imported,
+    /// `store clock --reset`: the store's remembered clock was set back to the clock.
+    ClockReset,
 }
 
-/// One append-only audit record: who changed which anchor, when, why, from where.
+/// One append-only audit record: who changed which anchor (or, for `clock_reset`, the
+/// store's remembered clock), when, why, from where.
+///
+/// Anchor entries always carry `sha256`, `vendor` and `to_state`, and serialize as they
+/// did before `clock_reset` existed; a `clock_reset` entry carries `clock_from` and
+/// `clock_to` instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Monotonic sequence number assigned by the store.
@@ -113,12 +120,30 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
     pub actor: String,
     pub action: AuditAction,
-    pub sha256: Fingerprint,
+    /// The anchor changed; `None` for a change of the store itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Fingerprint>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub vendor: String,
     pub from_state: Option<AnchorState>,
-    pub to_state: AnchorState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_state: Option<AnchorState>,
     pub reason: Option<String>,
     pub source: Option<String>,
+    /// `clock_reset`: the remembered time before the reset.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub clock_from: Option<OffsetDateTime>,
+    /// `clock_reset`: the remembered time after it (the clock when it was reset).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub clock_to: Option<OffsetDateTime>,
 }
 
 /// An audit record before the store numbers it.

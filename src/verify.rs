@@ -352,7 +352,12 @@ pub fn against_store(
         report.reasons.insert(
             0,
             format!(
-                "the system clock went backwards: it says {}, but this store has already                  seen {}; trust is not decided on a clock that went back (an expired or                  revoked certificate could look valid): fix the clock (NTP) and verify                  again, or pass an explicit time with --at",
+                "the system clock went backwards: it says {}, but this store has already \
+                 seen {}; trust is not decided on a clock that went back (an expired or \
+                 revoked certificate could look valid): fix the clock (NTP) and verify \
+                 again, or pass an explicit time with --at; if the clock is right and \
+                 it was the earlier time that was wrong (the clock once ran ahead), \
+                 `trustwatch store clock --reset` sets the remembered time back, audited",
                 fmt(now),
                 fmt(latest)
             ),

@@ -90,7 +90,7 @@ async fn only_approvers_approve_or_revoke_and_each_change_is_audited() {
     assert_eq!(w.state(NEW_ROOT), Some(AnchorState::Approved));
     let log = w.store.audit().unwrap();
     let last = log.last().unwrap();
-    assert_eq!(last.sha256.to_string(), NEW_ROOT);
+    assert_eq!(last.sha256.unwrap().to_string(), NEW_ROOT);
     assert_eq!(
         last.actor,
         format!("discord:{} (operator)", approver.user_id)

@@ -406,3 +406,105 @@ fn a_second_run_is_refused_and_bad_requests_do_not_stop_the_server() {
     assert_eq!(run.stop(), Some(0), "{log}");
     assert!(!socket.exists());
 }
+
+#[test]
+fn a_clock_that_ran_ahead_is_reset_beside_run_and_audited() {
+    use trustwatch::store::{Store, StoreOptions};
+    let env = Env::new();
+    config_with_feed(&env, &env.path("feed.xml"));
+    let cwd = env.path("alice");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let pki = Pki::new(Alg::P256);
+    env.write("alice/certs/root.pem", pki.root.pem());
+    ZipSpec::new(&pki, SigForm::CmsDer).write(&cwd.join("pkg.zip"));
+    // The clock once ran two hours ahead and was corrected: the store remembers then.
+    {
+        let ahead = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+        let store = Store::open(&env.path("data"), StoreOptions::default()).unwrap();
+        store.observe_clock(ahead, Duration::ZERO).unwrap();
+        store.flush().unwrap();
+    }
+    let run = Running::start(&env);
+    let go = |args: &[&str]| client(&env, &cwd, args).0;
+    assert_ok(&go(&["trust", "add", "certs/root.pem", "--vendor", "dten"]));
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    };
+
+    let refused = go(&["verify", "pkg.zip", "--format", "json"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    assert!(stdout(&refused).contains("store clock --reset"));
+    let shown = go(&["store", "clock", "--format", "json"]);
+    assert_ok(&shown);
+    let shown = json(&shown);
+    assert_eq!(shown["verify_refused"], true, "{shown}");
+    assert!(shown["behind_seconds"].as_i64().unwrap() > 7000, "{shown}");
+    let text = go(&["store", "clock"]);
+    assert_ok(&text);
+    assert!(
+        stdout(&text).contains("verify refuses to decide"),
+        "{}",
+        stdout(&text)
+    );
+
+    // Options that only make sense with --reset are usage errors without it.
+    assert_eq!(go(&["store", "clock", "--by", "x"]).status.code(), Some(2));
+
+    let reset = go(&["store", "clock", "--reset", "--reason", "RTC ran ahead"]);
+    assert_ok(&reset);
+    let said = stdout(&reset);
+    assert!(
+        said.starts_with("reset the remembered clock from "),
+        "{said}"
+    );
+    assert!(said.contains("by cli:alice (audit #2)"), "{said}");
+    let trusted = go(&["verify", "pkg.zip", "--format", "json"]);
+    assert_eq!(trusted.status.code(), Some(0), "{}", stdout(&trusted));
+    assert_eq!(
+        json(&go(&["store", "clock", "--format", "json"]))["verify_refused"],
+        false
+    );
+
+    // Not needed any more: refused, nothing written.
+    let again = go(&["store", "clock", "--reset"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("nothing to reset"),
+        "{}",
+        stderr(&again)
+    );
+
+    let audit = json(&go(&["trust", "audit", "--format", "json"]));
+    let audit = audit.as_array().unwrap();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    let e = &audit[1];
+    assert_eq!(e["action"], "clock_reset", "{e}");
+    assert_eq!(e["actor"], "cli:alice", "{e}");
+    assert_eq!(e["reason"], "RTC ran ahead", "{e}");
+    assert!(
+        e.get("sha256").is_none() && e.get("to_state").is_none(),
+        "{e}"
+    );
+    assert!(
+        e["clock_from"].as_str().unwrap() > e["clock_to"].as_str().unwrap(),
+        "{e}"
+    );
+    // Anchor entries keep their shape.
+    assert_eq!(
+        audit[0]["sha256"],
+        pki.root.sha256().as_str(),
+        "{}",
+        audit[0]
+    );
+    assert_eq!(audit[0]["to_state"], "approved");
+    let text = stdout(&go(&["trust", "audit"]));
+    assert!(
+        text.contains("cli:alice ClockReset remembered clock "),
+        "{text}"
+    );
+    assert!(text.contains(", reason: RTC ran ahead"), "{text}");
+
+    let log = run.log();
+    assert!(log.contains("remembered clock reset"), "{log}");
+    assert_eq!(run.stop(), Some(0), "{log}");
+}

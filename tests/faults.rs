@@ -225,11 +225,11 @@ fn sigkill_mid_poll_loses_nothing_doubles_nothing_and_trusts_nothing() {
         (1..=roots.len() as u64).collect::<Vec<_>>(),
         "{audit:?}"
     );
-    let keys: HashSet<_> = audit.iter().map(|e| e.sha256).collect();
+    let keys: HashSet<_> = audit.iter().map(|e| e.sha256.unwrap()).collect();
     assert_eq!(keys.len(), roots.len());
     assert!(audit
         .iter()
-        .all(|e| e.from_state.is_none() && e.to_state == AnchorState::Candidate));
+        .all(|e| e.from_state.is_none() && e.to_state == Some(AnchorState::Candidate)));
 }
 
 const NOTICES: usize = 12;

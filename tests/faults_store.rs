@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::discord::{FakeDiscord, Outage, CHANNEL_ID};
-use common::{assert_ok, reasons, stderr, verdict, Alg, Env, Pki, SigForm, ZipSpec};
+use common::{assert_ok, reasons, stderr, stdout, verdict, Alg, Env, Pki, SigForm, ZipSpec};
 use time::OffsetDateTime;
 use trustwatch::advisory::{Finding, FindingKind};
 use trustwatch::chat::sink::DiscordSink;
@@ -233,4 +233,60 @@ async fn discord_down_the_outbox_waits_then_delivers_in_order_after_a_reopen() {
         );
     }
     assert_eq!(store.sink_summary(DISCORD).unwrap().delivered, ITEMS as u64);
+}
+
+#[test]
+fn a_clock_that_jumped_forward_is_reset_by_the_operator() {
+    let (env, pki) = env_with_anchor();
+    let pkg = env.path("pkg.zip");
+    ZipSpec::new(&pki, SigForm::CmsDer).write(&pkg);
+    let pkg = pkg.to_str().unwrap();
+    // Nothing to reset while the clock agrees with the store.
+    assert_ok(&env.run(&["verify", pkg]));
+    let out = env.run(&["store", "clock", "--reset"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("nothing to reset"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The clock jumped to 2030 once (the store remembers it), then NTP fixed it.
+    {
+        let store = Store::open(&env.path("data"), StoreOptions::default()).unwrap();
+        let y2030 = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        store.observe_clock(y2030, Duration::ZERO).unwrap();
+        store.flush().unwrap();
+    }
+    let (code, report) = env.verify(&[pkg]);
+    assert_eq!((code, verdict(&report)), (1, "invalid"), "{report}");
+    let out = env.run(&["store", "clock"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("latest time seen: 2030-03-17T17:46:40Z"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = env.run(&["store", "clock", "--reset", "--by", "Jane Doe"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("from 2030-03-17T17:46:40Z to "),
+        "{}",
+        stdout(&out)
+    );
+    let (code, report) = env.verify(&[pkg]);
+    assert_eq!((code, verdict(&report)), (0, "trusted"), "{report}");
+    let out = env.run(&["trust", "audit", "--format", "json"]);
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let last = audit.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["action"], &last["actor"], &last["clock_from"]),
+        (
+            &serde_json::json!("clock_reset"),
+            &serde_json::json!("Jane Doe"),
+            &serde_json::json!("2030-03-17T17:46:40Z")
+        ),
+        "{last}"
+    );
 }

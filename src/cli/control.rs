@@ -311,6 +311,7 @@ fn resolve_paths(command: &mut Command, cwd: &Path) {
         | Command::Completions(_)
         | Command::Man => {}
         Command::Store(StoreCommand::Export { file } | StoreCommand::Import { file }) => abs(file),
+        Command::Store(StoreCommand::Clock { .. }) => {}
     }
 }
 

@@ -62,7 +62,7 @@ pub enum TrustCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Show the audit log of every anchor change.
+    /// Show the audit log: every anchor change, and every reset of the store's clock.
     Audit {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -276,17 +276,30 @@ fn audit(ctx: &Context, format: Format) -> Outcome {
         Format::Text => {
             let mut out = String::new();
             for e in &entries {
+                let what = match (e.sha256, e.to_state) {
+                    (Some(fp), Some(to)) => format!(
+                        "{fp} ({}) {} -> {to}",
+                        e.vendor,
+                        e.from_state.map_or("none", AnchorState::as_str)
+                    ),
+                    // A change of the store itself (`store clock --reset`).
+                    _ => format!(
+                        "remembered clock {} -> {}",
+                        e.clock_from
+                            .and_then(|t| t.format(&Rfc3339).ok())
+                            .unwrap_or_else(|| "none".into()),
+                        e.clock_to
+                            .and_then(|t| t.format(&Rfc3339).ok())
+                            .unwrap_or_else(|| "none".into())
+                    ),
+                };
                 let _ = writeln!(
                     out,
-                    "#{} {} {} {:?} {} ({}) {} -> {}{}{}",
+                    "#{} {} {} {:?} {what}{}{}",
                     e.seq,
                     e.at.format(&Rfc3339).unwrap_or_default(),
                     e.actor,
                     e.action,
-                    e.sha256,
-                    e.vendor,
-                    e.from_state.map_or("none", AnchorState::as_str),
-                    e.to_state,
                     e.reason
                         .as_deref()
                         .map(|r| format!(", reason: {r}"))

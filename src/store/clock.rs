@@ -7,12 +7,23 @@
 //! clock readings only (verify, poll, run), never by a time an operator chose
 //! (`verify --at`). Not flushed on every reading: sled writes it back within a second,
 //! and losing the last second of it is harmless.
+//!
+//! The one way down is [`Store::reset_clock`] (`trustwatch store clock --reset`), for a
+//! clock that once jumped *forward* and was corrected: the remembered time is then in
+//! the future and would refuse verification until real time caught up. It sets the
+//! remembered time to the clock's reading, only when the reading is behind it by more
+//! than the tolerance (otherwise nothing is refused and nothing changes), and writes an
+//! audit entry naming who did it, in the same transaction, flushed before returning. A
+//! person winding the clock back to make an expired certificate valid could use it too;
+//! that is why it is audited, and why `verify` keeps refusing until someone does.
 
 use std::time::Duration;
 
+use sled::transaction::{ConflictableTransactionError, Transactional};
 use time::OffsetDateTime;
 
-use super::{io, Error, Store};
+use super::{codec, io, next_seq, unwrap_tx, Error, Store, META_AUDIT_SEQ};
+use crate::trust::{AuditAction, AuditDraft, AuditEntry};
 
 const META_CLOCK: &[u8] = b"clock_latest";
 
@@ -25,6 +36,21 @@ pub enum ClockCheck {
     /// The reading is behind the latest time seen by more than the tolerance; nothing
     /// was remembered.
     Behind { latest: OffsetDateTime },
+}
+
+/// What [`Store::reset_clock`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClockReset {
+    /// The remembered time was ahead of the clock by more than the tolerance and is now
+    /// the clock's reading; `entry` is the audit record written with it.
+    Reset { entry: AuditEntry },
+    /// Nothing to reset: the clock is not behind the remembered time (if any) by more
+    /// than the tolerance, so verification is not refused on its account. Unchanged.
+    NotNeeded { latest: Option<OffsetDateTime> },
+}
+
+fn time_of(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn decode(v: &[u8]) -> Option<i64> {
@@ -67,6 +93,51 @@ impl Store {
             },
             None => ClockCheck::Ok,
         })
+    }
+
+    /// Set the remembered time back to the clock reading `audit.at`, when it is ahead
+    /// of it by more than `tolerance`, and append an audit entry (action `clock_reset`,
+    /// `audit.actor`, `audit.reason`) in the same transaction; flushes before returning.
+    pub fn reset_clock(
+        &self,
+        audit: &AuditDraft,
+        tolerance: Duration,
+    ) -> Result<ClockReset, Error> {
+        let now = audit.at.unix_timestamp();
+        let tol = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
+        let result = (&self.meta, &self.audit).transaction(|(meta, log)| {
+            let latest = meta.get(META_CLOCK)?.as_deref().and_then(decode);
+            let Some(from) = latest.filter(|&l| now.saturating_add(tol) < l) else {
+                return Ok(ClockReset::NotNeeded {
+                    latest: latest.map(time_of),
+                });
+            };
+            let seq = next_seq(meta.get(META_AUDIT_SEQ)?.as_deref());
+            let entry = AuditEntry {
+                seq,
+                at: audit.at,
+                actor: audit.actor.clone(),
+                action: AuditAction::ClockReset,
+                sha256: None,
+                vendor: String::new(),
+                from_state: None,
+                to_state: None,
+                reason: audit.reason.clone(),
+                source: audit.source.clone(),
+                clock_from: Some(time_of(from)),
+                clock_to: Some(time_of(now)),
+            };
+            let encoded = codec::encode(&entry).map_err(ConflictableTransactionError::Abort)?;
+            meta.insert(META_CLOCK, &now.to_be_bytes())?;
+            log.insert(&seq.to_be_bytes(), encoded)?;
+            meta.insert(META_AUDIT_SEQ, &seq.to_be_bytes())?;
+            Ok(ClockReset::Reset { entry })
+        });
+        let outcome = result.map_err(unwrap_tx("reset the remembered clock"))?;
+        if matches!(outcome, ClockReset::Reset { .. }) {
+            self.flush()?;
+        }
+        Ok(outcome)
     }
 
     /// The latest clock reading remembered, if any.
@@ -127,6 +198,57 @@ mod tests {
             s.observe_clock(at(0), TOL).unwrap(),
             ClockCheck::Behind { latest: at(5000) }
         );
+    }
+
+    fn draft(secs: i64) -> AuditDraft {
+        AuditDraft {
+            at: at(secs),
+            actor: "cli:ops".into(),
+            action: AuditAction::ClockReset,
+            reason: Some("RTC ran ahead".into()),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn a_reset_brings_a_future_remembered_clock_back_and_is_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        // Nothing remembered, or not ahead by more than the tolerance: nothing to do.
+        assert_eq!(
+            s.reset_clock(&draft(0), TOL).unwrap(),
+            ClockReset::NotNeeded { latest: None }
+        );
+        s.observe_clock(at(1000), TOL).unwrap();
+        assert_eq!(
+            s.reset_clock(&draft(700), TOL).unwrap(),
+            ClockReset::NotNeeded {
+                latest: Some(at(1000))
+            }
+        );
+        assert!(s.audit().unwrap().is_empty());
+        // The clock ran ahead to +1000 and was corrected to +0: verify is refused.
+        assert!(matches!(
+            s.observe_clock(at(0), TOL).unwrap(),
+            ClockCheck::Behind { .. }
+        ));
+        let ClockReset::Reset { entry } = s.reset_clock(&draft(0), TOL).unwrap() else {
+            panic!("not reset");
+        };
+        assert_eq!(entry.seq, 1);
+        assert_eq!(entry.action, AuditAction::ClockReset);
+        assert_eq!(entry.actor, "cli:ops");
+        assert_eq!(entry.reason.as_deref(), Some("RTC ran ahead"));
+        assert_eq!(
+            (entry.clock_from, entry.clock_to),
+            (Some(at(1000)), Some(at(0)))
+        );
+        assert_eq!(entry.sha256, None);
+        assert_eq!(s.audit().unwrap(), vec![entry]);
+        assert_eq!(s.latest_clock().unwrap(), Some(at(0)));
+        assert_eq!(s.observe_clock(at(1), TOL).unwrap(), ClockCheck::Ok);
+        // It still only grows afterwards.
+        assert_eq!(s.latest_clock().unwrap(), Some(at(1)));
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn anchors_and_audit_persist_across_reopen() {
         let e2 = s.apply(Some(&a), &approved, &draft("bob")).unwrap();
         assert_eq!(
             (e2.seq, e2.from_state, e2.to_state),
-            (2, Some(AnchorState::Candidate), AnchorState::Approved)
+            (2, Some(AnchorState::Candidate), Some(AnchorState::Approved))
         );
         // Compare-and-swap: the stale expectation is refused and nothing is logged.
         assert!(matches!(
