@@ -87,7 +87,7 @@ pub async fn poll_once(
 ) -> Result<Vec<Reported>, store::Error> {
     use futures_util::stream::{self, StreamExt};
     let all = sources(config);
-    let mut results: Vec<(usize, Result<Vec<Reported>, store::Error>)> =
+    let mut results: Vec<(usize, Result<Polled, store::Error>)> =
         stream::iter(round_robin_by_host(all.iter().map(|s| s.url)))
             .map(|i| {
                 let source = all[i];
@@ -103,12 +103,16 @@ pub async fn poll_once(
             .await;
     results.sort_by_key(|(i, _)| *i);
     // Flushed even when one source hit a store error: what the others recorded stays.
-    let flushed = store.flush();
+    store.flush()?;
     let mut out = Vec::new();
-    for (_, r) in results {
-        out.extend(r?);
+    for (i, r) in results {
+        let (found, state) = r?;
+        if let Some(state) = state {
+            store.put_source_state(&all[i].id(), &state)?;
+        }
+        out.extend(found);
     }
-    flushed?;
+    store.flush()?;
     Ok(out)
 }
 
@@ -288,19 +292,29 @@ pub async fn poll_source(
     source: &Source<'_>,
     now: OffsetDateTime,
 ) -> Result<Vec<Reported>, store::Error> {
-    let out = poll_unflushed(config, store, fetcher, source, now).await?;
+    let (out, state) = poll_unflushed(config, store, fetcher, source, now).await?;
+    // The findings are made durable before the source's state says it was polled: a
+    // crash in between means polling it again, never a poll whose findings were lost.
     store.flush()?;
+    if let Some(state) = state {
+        store.put_source_state(&source.id(), &state)?;
+        store.flush()?;
+    }
     Ok(out)
 }
 
-/// `poll_source` without the flush: the caller flushes before it reports anything.
+/// What one poll found, and the source's new state, which the caller writes once the
+/// findings are flushed (`None`: unchanged).
+type Polled = (Vec<Reported>, Option<store::SourceState>);
+
+/// `poll_source` without the flush and the state: the caller flushes, then writes it.
 async fn poll_unflushed(
     config: &Config,
     store: &Store,
     fetcher: &Fetcher,
     source: &Source<'_>,
     now: OffsetDateTime,
-) -> Result<Vec<Reported>, store::Error> {
+) -> Result<Polled, store::Error> {
     let id = source.id();
     let sinks = sink_names(config);
     // Watching moves the store's remembered clock forward too, so a clock stepped back
@@ -314,7 +328,7 @@ async fn poll_unflushed(
     let mut out = Vec::new();
     if state.retry_until.is_some_and(|t| now < t) {
         tracing::debug!(source = %id, "skipped: the server asked us to retry later");
-        return Ok(out);
+        return Ok((out, None));
     }
     let mut validators = Validators {
         etag: state.etag.clone(),
@@ -345,8 +359,7 @@ async fn poll_unflushed(
                     update: false,
                 });
             }
-            store.put_source_state(&id, &state)?;
-            return Ok(out);
+            return Ok((out, Some(state)));
         }
     };
     if state.failures > 0 {
@@ -368,8 +381,7 @@ async fn poll_unflushed(
     let Some((entries, understood)) = entries else {
         tracing::debug!(source = %id, "not modified");
         state.last_poll = Some(now);
-        store.put_source_state(&id, &state)?;
-        return Ok(out);
+        return Ok((out, Some(state)));
     };
     state.etag = validators.etag;
     state.last_modified = validators.last_modified;
@@ -399,7 +411,7 @@ async fn poll_unflushed(
                 backfilled,
             });
             if batch.items.len() >= MAX_BATCH {
-                batch.commit(store, &id, None, &mut out)?;
+                batch.commit(store, &id, &mut out)?;
             }
             continue;
         }
@@ -407,7 +419,7 @@ async fn poll_unflushed(
         // goes in first, and this entry is recorded alone (see `Store::record_entries`).
         // Another source of the vendor may change the same anchor meanwhile (`run`
         // polls sources concurrently); its compare-and-swap then fails and we plan again.
-        batch.commit(store, &id, None, &mut out)?;
+        batch.commit(store, &id, &mut out)?;
         if store.seen(&id, &entry.id)? != Some(entry.content_hash()) {
             linked_certificates(fetcher, &mut und).await;
         }
@@ -420,7 +432,7 @@ async fn poll_unflushed(
                 delivery,
                 backfilled,
             });
-            match batch.commit(store, &id, None, &mut out) {
+            match batch.commit(store, &id, &mut out) {
                 Err(store::Error::Conflict(_)) if attempt < 3 => {
                     attempt += 1;
                     batch.items.clear();
@@ -431,8 +443,8 @@ async fn poll_unflushed(
     }
     state.polled = true;
     state.last_poll = Some(now);
-    batch.commit(store, &id, Some(&state), &mut out)?;
-    Ok(out)
+    batch.commit(store, &id, &mut out)?;
+    Ok((out, Some(state)))
 }
 
 /// Most entries recorded in one transaction (sled holds a transaction's writes in memory).
@@ -455,16 +467,15 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    /// Record what is waiting (and the source's state, when given) in one transaction;
-    /// the findings to report go to `out`, in entry order.
+    /// Record what is waiting in one transaction; the findings to report go to `out`,
+    /// in entry order.
     fn commit(
         &mut self,
         store: &Store,
         source: &str,
-        state: Option<&store::SourceState>,
         out: &mut Vec<Reported>,
     ) -> Result<(), store::Error> {
-        if self.items.is_empty() && state.is_none() {
+        if self.items.is_empty() {
             return Ok(());
         }
         let at = self.at;
@@ -481,7 +492,7 @@ impl Batch<'_> {
                 at,
             })
             .collect();
-        let statuses = store.record_entries(&records, state.map(|s| (source, s)))?;
+        let statuses = store.record_entries(&records)?;
         drop(records);
         for (p, status) in self.items.drain(..).zip(statuses) {
             let Some(finding) = p.finding else { continue };

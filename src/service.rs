@@ -29,7 +29,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 pub type Print = Arc<dyn Fn(&Reported) + Send + Sync>;
 
 /// The wait before the next poll of a source: its interval, doubled per consecutive
-/// failure up to `MAX_BACKOFF`, ±10% jitter, and never before a `Retry-After`.
+/// failure up to `MAX_BACKOFF`, up to 10% shorter (jitter spreads the polls without ever
+/// making a source wait longer than its interval: a new advisory is seen within one
+/// interval), and never before a `Retry-After`.
 pub fn next_delay(
     interval: Duration,
     failures: u32,
@@ -45,7 +47,7 @@ pub fn next_delay(
             .saturating_mul(factor)
             .min(MAX_BACKOFF.max(interval))
     };
-    let jittered = base.mul_f64(jitter.clamp(0.9, 1.1));
+    let jittered = base.mul_f64(jitter.clamp(0.9, 1.0));
     let until = retry_until
         .map(|t| (t - now).try_into().unwrap_or(Duration::ZERO))
         .unwrap_or(Duration::ZERO);
@@ -105,6 +107,9 @@ pub async fn run(
                 _ = stop.changed() => return,
             }
             loop {
+                // The next poll is timed from this one's start, so a slow poll does not
+                // push the schedule back.
+                let started = tokio::time::Instant::now();
                 let now = OffsetDateTime::now_utc();
                 match poll_source(&config, &store, &fetcher, &source, now).await {
                     Ok(found) => {
@@ -121,11 +126,11 @@ pub async fn run(
                     state.failures,
                     state.retry_until,
                     OffsetDateTime::now_utc(),
-                    rand::rng().random_range(0.9..=1.1),
+                    rand::rng().random_range(0.9..=1.0),
                 );
                 tracing::debug!(source = %source.id(), next_in_secs = delay.as_secs(), "scheduled");
                 tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
+                    () = tokio::time::sleep_until(started + delay) => {}
                     _ = stop.changed() => break,
                 }
             }
@@ -159,7 +164,8 @@ mod tests {
         assert_eq!(next_delay(i, 1, None, now, 1.0), i * 2);
         assert_eq!(next_delay(i, 3, None, now, 1.0), i * 8);
         assert_eq!(next_delay(i, 30, None, now, 1.0), MAX_BACKOFF);
-        assert_eq!(next_delay(i, 0, None, now, 5.0), i.mul_f64(1.1));
+        assert_eq!(next_delay(i, 0, None, now, 5.0), i);
+        assert_eq!(next_delay(i, 0, None, now, 0.1), i.mul_f64(0.9));
         let later = now + time::Duration::hours(2);
         assert_eq!(
             next_delay(i, 1, Some(later), now, 1.0),

@@ -100,7 +100,7 @@ impl Store {
     }
 
     /// Record a batch of one source's entries, their findings and the anchor changes
-    /// they cause, in one transaction, with the source's state when given. An entry
+    /// they cause, in one transaction. An entry
     /// already seen with the same content changes nothing. Not flushed: the caller
     /// flushes (`Store::flush`) before it reports anything, so a poll costs one fsync
     /// per source rather than one per entry (sled's fsync dominated a poll: 10,000
@@ -109,14 +109,7 @@ impl Store {
     /// it again. The changes of different records must not touch the same anchor: each
     /// is planned against the store as committed (compare-and-swap would refuse the
     /// second, aborting the batch), so the poller records anchor-changing entries alone.
-    pub fn record_entries(
-        &self,
-        recs: &[EntryRecord<'_>],
-        state: Option<(&str, &SourceState)>,
-    ) -> Result<Vec<EntryStatus>, Error> {
-        let state = state
-            .map(|(id, s)| Ok::<_, Error>((id, codec::encode(s)?)))
-            .transpose()?;
+    pub fn record_entries(&self, recs: &[EntryRecord<'_>]) -> Result<Vec<EntryStatus>, Error> {
         (
             &self.anchors,
             &self.audit,
@@ -126,10 +119,9 @@ impl Store {
             &self.mentions,
             &self.outbox,
             &self.notify,
-            &self.sources,
         )
             .transaction(
-                |(anchors, log, meta, findings, seen, mentions, outbox, notify, sources)| {
+                |(anchors, log, meta, findings, seen, mentions, outbox, notify)| {
                     let mut statuses = Vec::with_capacity(recs.len());
                     for rec in recs {
                         let key = seen_key(rec.source, rec.entry_id);
@@ -173,9 +165,6 @@ impl Store {
                         }
                         seen.insert(&key, &rec.content_hash)?;
                         statuses.push(status);
-                    }
-                    if let Some((id, value)) = &state {
-                        sources.insert(id.as_bytes(), value.as_slice())?;
                     }
                     Ok(statuses)
                 },
