@@ -89,7 +89,9 @@ fn hostile_inputs() -> Vec<(String, Vec<u8>)> {
         ),
         (
             "a 2^64 length".into(),
-            vec![0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0],
+            vec![
+                0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
+            ],
         ),
         (
             "a 127-octet length".into(),
@@ -167,9 +169,11 @@ fn der_pem_and_cms_garbage_is_an_error_in_bounded_time() {
                 .outcome
                 .is_err()
         });
-        let (inspect, t_inspect) =
-            timed(&|| trustwatch::trust::cert::inspect(&input).is_err());
-        assert!(import && cms && raw && inspect, "{label}: accepted somewhere");
+        let (inspect, t_inspect) = timed(&|| trustwatch::trust::cert::inspect(&input).is_err());
+        assert!(
+            import && cms && raw && inspect,
+            "{label}: accepted somewhere"
+        );
         let took = t_import + t_cms + t_raw + t_inspect;
         assert!(took < Duration::from_secs(15), "{label}: {took:?}");
         let why = |e: String| e.chars().take(110).collect::<String>();
@@ -211,7 +215,9 @@ fn a_real_signature_cut_or_retagged_anywhere_is_malformed() {
         start.elapsed().as_secs_f64()
     );
     // The untouched one still verifies (the loop above tested something real).
-    assert!(verify_cms(&sig, Content::Bytes(content), &[]).outcome.is_ok());
+    assert!(verify_cms(&sig, Content::Bytes(content), &[])
+        .outcome
+        .is_ok());
 }
 
 #[test]
@@ -224,7 +230,10 @@ fn the_binary_refuses_garbage_certificates_and_signatures_clearly() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!err.trim().is_empty());
-    eprintln!("FIGURE trust add of 100,000 nested SEQUENCEs: {}", err.trim());
+    eprintln!(
+        "FIGURE trust add of 100,000 nested SEQUENCEs: {}",
+        err.trim()
+    );
     let file = env.write("f.bin", b"content");
     let (code, report) = env.verify(&[
         file.to_str().unwrap(),

@@ -75,7 +75,7 @@ fn entity_bombs_and_external_entities_expand_nothing() {
     // Quadratic blowup: one 64 KiB entity referenced 20,000 times (1.3 GB if expanded).
     let quadratic = format!(
         "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY a \"{}\">]><rss version=\"2.0\"><channel><title>t</title>\
-         <item><guid>q</guid><title>Advisory</title><description>{}</description></item></channel></rss>",
+         <item><guid>q</guid><title>Advisory</title><description>CVE-2026-1112 {}</description></item></channel></rss>",
         "a".repeat(64 << 10),
         "&a;".repeat(20_000)
     );
@@ -111,11 +111,22 @@ fn entity_bombs_and_external_entities_expand_nothing() {
         };
         let (m, findings) = poll(&env);
         let out = m.stdout.clone();
-        assert!(out.len() < 2 << 20, "{label}: {} bytes of findings", out.len());
-        assert!(!out.contains("lollollol"), "{label}: an entity was expanded");
+        assert!(
+            out.len() < 2 << 20,
+            "{label}: {} bytes of findings",
+            out.len()
+        );
+        assert!(
+            !out.contains("lollollol"),
+            "{label}: an entity was expanded"
+        );
         assert!(!out.contains(&"a".repeat(1 << 16)), "{label}: expanded");
         assert!(!out.contains(&secret), "{label}: /etc/passwd leaked");
-        assert!(m.elapsed < Duration::from_secs(10), "{label}: {:?}", m.elapsed);
+        assert!(
+            m.elapsed < Duration::from_secs(10),
+            "{label}: {:?}",
+            m.elapsed
+        );
         assert!(m.peak < 128 << 20, "{label}: peak {} MiB", m.peak >> 20);
         let what: Vec<String> = findings
             .iter()
@@ -158,7 +169,8 @@ fn streaming_server(head: String, total: u64, fill: fn(&mut [u8])) -> String {
 
 /// RSS items, repeated: what a feed of hundreds of MiB is made of.
 fn items(block: &mut [u8]) {
-    let item = b"<item><title>Advisory</title><description>CVE-2026-4242 fixed.</description></item>\n";
+    let item =
+        b"<item><title>Advisory</title><description>CVE-2026-4242 fixed.</description></item>\n";
     for (i, b) in block.iter_mut().enumerate() {
         *b = item[i % item.len()];
     }
@@ -243,7 +255,10 @@ fn a_server_that_trickles_bytes_times_out_at_http_timeout() {
                 let mut stream = stream;
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf);
-                for b in b"HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\nx-padding: ".iter().cycle() {
+                for b in b"HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\nx-padding: "
+                    .iter()
+                    .cycle()
+                {
                     if stream.write_all(&[*b]).is_err() {
                         return;
                     }
@@ -256,7 +271,10 @@ fn a_server_that_trickles_bytes_times_out_at_http_timeout() {
         ("body at 1 byte/s", server.url("/feed.xml")),
         ("head at 1 byte/s", format!("{slow_head}/feed.xml")),
     ] {
-        let env = env_with("timeout = \"3s\"\nconnect_timeout = \"1s\"", &feed_source(&url));
+        let env = env_with(
+            "timeout = \"3s\"\nconnect_timeout = \"1s\"",
+            &feed_source(&url),
+        );
         let (m, findings) = poll(&env);
         let why = source_error(&findings);
         assert!(why.contains("timed out (http.timeout)"), "{label}: {why}");
@@ -305,17 +323,19 @@ fn html_nested_100k_deep_or_a_million_wide_is_bounded() {
     let deep = "<div>".repeat(100_000) + "<article class=post>x</article>";
     // Stray end tags the tree builder ignores, so a naive tag count sees depth 1.
     let disguised = "<div></x>".repeat(100_000) + "<article class=post>x</article>";
-    let deep_post = format!(
-        "<article class=post>{}</article>",
-        "<span>".repeat(100_000)
-    );
-    let wide = "<article class=post><p>CVE-2026-5555</p></article>\n".repeat(200_000)
-        + &"<p>x</p>".repeat(1_000_000);
+    let deep_post = format!("<article class=post>{}</article>", "<span>".repeat(100_000));
+    // Wide: 5,000 posts (what `sources::MAX_ENTRIES` takes) among 240,000 elements, and
+    // a million elements (past the page's element cap).
+    let wide = "<article class=post><p>CVE-2026-5555</p></article>\n".repeat(5_000)
+        + &"<p>x</p>".repeat(230_000);
+    let wider = "<article class=post><p>CVE-2026-5555</p></article>\n".repeat(200_000)
+        + &"<p>x</p>".repeat(600_000);
     for (label, html) in [
         ("100,000 nested <div>", deep),
         ("100,000 <div> with stray </x>", disguised),
         ("a post holding 100,000 nested <span>", deep_post),
-        ("200,000 posts and 1,000,000 <p>", wide),
+        ("5,000 posts and 230,000 <p>", wide),
+        ("200,000 posts and 600,000 <p>", wider),
     ] {
         let env = Env::new();
         let url = file_url(&env, "page.html", &html);
@@ -328,7 +348,11 @@ fn html_nested_100k_deep_or_a_million_wide_is_bounded() {
             ),
         );
         let (m, findings) = poll(&env);
-        assert!(m.elapsed < Duration::from_secs(20), "{label}: {:?}", m.elapsed);
+        assert!(
+            m.elapsed < Duration::from_secs(20),
+            "{label}: {:?}",
+            m.elapsed
+        );
         assert!(m.peak < 512 << 20, "{label}: peak {} MiB", m.peak >> 20);
         let kinds: std::collections::BTreeMap<String, usize> =
             findings.iter().fold(Default::default(), |mut acc, f| {

@@ -733,30 +733,51 @@ async fn hostile_json_under_a_valid_signature_is_400_never_a_panic() {
             "10,000 nested objects",
             "{\"a\":".repeat(10_000).into_bytes(),
         ),
-        ("options nested 2,000 deep", with(&["data", "options"], deep_options)),
+        (
+            "options nested 2,000 deep",
+            with(&["data", "options"], deep_options),
+        ),
         ("type as a string", with(&["type"], json!("2"))),
         ("type out of range", with(&["type"], json!(1e300))),
         ("id as an object", with(&["id"], json!({"$gt": 0}))),
-        ("id past u64", with(&["id"], json!("99999999999999999999999"))),
+        (
+            "id past u64",
+            with(&["id"], json!("99999999999999999999999")),
+        ),
         ("negative guild id", with(&["guild_id"], json!(-1))),
         ("data as an array", with(&["data"], json!([]))),
-        ("options as a string", with(&["data", "options"], json!("list"))),
-        ("member roles as a number", with(&["member", "roles"], json!(7))),
+        (
+            "options as a string",
+            with(&["data", "options"], json!("list")),
+        ),
+        (
+            "member roles as a number",
+            with(&["member", "roles"], json!(7)),
+        ),
         ("no token", without("token")),
         ("no data", without("data")),
         ("null", b"null".to_vec()),
         ("a bare string", b"\"interaction\"".to_vec()),
         ("a lone surrogate", {
             let mut b = serde_json::to_vec(&command).unwrap();
-            let s = String::from_utf8(b.clone()).unwrap().replace("\"dten\"", "\"\\ud800\"");
+            let s = String::from_utf8(b.clone())
+                .unwrap()
+                .replace("\"dten\"", "\"\\ud800\"");
             b = s.into_bytes();
             b
         }),
         ("broken UTF-8", {
             let s = String::from_utf8(serde_json::to_vec(&command).unwrap()).unwrap();
-            s.replace("dten", "d\u{0}n").into_bytes().into_iter().map(|c| if c == 0 { 0xff } else { c }).collect()
+            s.replace("dten", "d\u{0}n")
+                .into_bytes()
+                .into_iter()
+                .map(|c| if c == 0 { 0xff } else { c })
+                .collect()
         }),
-        ("a number of 60,000 digits", format!("{{\"type\": 1{}}}", "0".repeat(60_000)).into_bytes()),
+        (
+            "a number of 60,000 digits",
+            format!("{{\"type\": 1{}}}", "0".repeat(60_000)).into_bytes(),
+        ),
     ];
     cases.push(("truncated", {
         let b = serde_json::to_vec(&command).unwrap();

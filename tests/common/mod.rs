@@ -650,7 +650,8 @@ pub fn deflated_zeros(mib: u64) -> Vec<u8> {
         .unwrap();
     assert_eq!(c.total_in(), 1 << 20, "one call compresses the whole MiB");
     let mut tail = Vec::with_capacity(64);
-    c.compress_vec(&[], &mut tail, FlushCompress::Finish).unwrap();
+    c.compress_vec(&[], &mut tail, FlushCompress::Finish)
+        .unwrap();
     let mut out = block.repeat(usize::try_from(mib).unwrap());
     out.extend(tail);
     out
