@@ -117,7 +117,10 @@ fn builder(http: &HttpConfig, guarded: bool) -> reqwest::ClientBuilder {
         b =
             b.dns_resolver(Arc::new(guard::GuardResolver))
                 .redirect(redirect::Policy::custom(move |attempt| {
-                    if attempt.previous().len() >= max {
+                    // `previous` holds every URL asked so far, the first included: `>`
+                    // follows `max` redirects, as `Policy::limited(max)` does for sources
+                    // (`>=` followed one fewer).
+                    if attempt.previous().len() > max {
                         return attempt.error("too many redirects");
                     }
                     match guard::check_url(attempt.url()) {
