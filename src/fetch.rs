@@ -117,7 +117,10 @@ fn builder(http: &HttpConfig, guarded: bool) -> reqwest::ClientBuilder {
         b =
             b.dns_resolver(Arc::new(guard::GuardResolver))
                 .redirect(redirect::Policy::custom(move |attempt| {
-                    if attempt.previous().len() >= max {
+                    // `previous` holds every URL asked so far, the first included: `>`
+                    // follows `max` redirects, as `Policy::limited(max)` does for sources
+                    // (`>=` followed one fewer).
+                    if attempt.previous().len() > max {
                         return attempt.error("too many redirects");
                     }
                     match guard::check_url(attempt.url()) {
@@ -342,6 +345,53 @@ mod tests {
             .unwrap_err();
         let chain = format!("{:?}", err);
         assert!(chain.contains("address guard"), "{chain}");
+    }
+
+    /// A redirect loop and an endless chain behind the guard stop at `max_redirects`
+    /// (the policy counts hops before it re-checks the address), with the reason named.
+    #[tokio::test]
+    async fn guarded_redirect_loops_stop_at_the_cap() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut stream = stream;
+                let mut buf = [0u8; 2048];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let next = match path.as_str() {
+                    "/a" => "/b".to_owned(),
+                    "/b" => "/a".to_owned(),
+                    p => format!("{p}x"),
+                };
+                let location = format!("http://public.example:{}{next}", addr.port());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        let http = crate::config::Config::default().http;
+        let client = builder(&http, true)
+            .resolve("public.example", addr)
+            .build()
+            .unwrap();
+        for start in ["/a", "/chain"] {
+            let before = served.load(std::sync::atomic::Ordering::SeqCst);
+            let err = client
+                .get(format!("http://public.example:{}{start}", addr.port()))
+                .send()
+                .await
+                .unwrap_err();
+            let chain = format!("{err:?}");
+            assert!(chain.contains("too many redirects"), "{start}: {chain}");
+            let asked = served.load(std::sync::atomic::Ordering::SeqCst) - before;
+            assert_eq!(asked, 1 + http.max_redirects as usize, "{start}");
+        }
     }
 
     #[tokio::test]

@@ -3,10 +3,11 @@
 //! hashes every entry against the manifest without extracting anything to disk.
 //!
 //! Hostile-input rules (CONTRACT §3): entry names with `..`, absolute paths, drive
-//! letters or backslashes, encrypted entries, links, duplicate names, compression other
-//! than stored/deflate, and entries that inflate past `verify.max_entry` make the
-//! package invalid. Sizes are counted on the inflated bytes actually read, never taken
-//! from the headers (a zip bomb lies there).
+//! letters or backslashes (in the header's own name and in an Info-ZIP Unicode Path
+//! field alike), encrypted entries, links, duplicate names, entries whose data overlap
+//! (the "better zip bomb"), compression other than stored/deflate, and entries that
+//! inflate past `verify.max_entry` make the package invalid. Sizes are counted on the
+//! inflated bytes actually read, never taken from the headers (a zip bomb lies there).
 
 mod archive;
 pub mod insight;
@@ -115,6 +116,12 @@ pub enum PackageError {
     Symlink(String),
     #[error("entry {0:?} appears more than once")]
     DuplicateEntry(String),
+    #[error(
+        "entries {first:?} and {second:?} overlap in the archive (one compressed stream \
+         shared by many entries is how a zip bomb multiplies its size); a package's \
+         entries must not overlap: ask the vendor for an archive written by a normal zip tool"
+    )]
+    Overlapping { first: String, second: String },
     #[error("no manifest.json or SHA256SUMS found at the root or in one top-level folder")]
     NoManifest,
     #[error("malformed manifest {path}: {reason}")]

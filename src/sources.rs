@@ -63,8 +63,18 @@ pub enum SourceError {
     BadSelector { selector: String, reason: String },
     #[error("the page is not UTF-8 text")]
     NotText,
-    #[error("the page nests elements {0} deep; refused (limit {max})", max = page::MAX_DEPTH)]
+    #[error(
+        "the page nests elements more than {max} deep (counted {0} before stopping); refused: \
+         no forum page nests that deep, so this one is broken or hostile",
+        max = page::MAX_DEPTH
+    )]
     TooDeep(usize),
+    #[error(
+        "the page holds more than {max} elements; refused (its DOM would take hundreds of \
+         MiB): point the source at a single thread page, not an archive or a dump",
+        max = page::MAX_ELEMENTS
+    )]
+    TooManyElements(usize),
 }
 
 /// An id for an entry that has none: a hash of what identifies it.

@@ -697,3 +697,105 @@ async fn a_panicking_handler_is_a_500_and_the_server_keeps_serving() {
     let (status, answer) = ep.post(&Invoker::default().trust_list(None)).await;
     assert_eq!((status, answer["type"].as_u64()), (200, Some(4)));
 }
+
+/// Hostile bodies under a valid signature: nesting far past serde_json's recursion
+/// limit, wrong types in every field the dispatcher reads, missing fields, numbers and
+/// strings that do not fit, broken UTF-8. Each is a 400 before the handler runs; a
+/// well-formed command with a 60 KiB option is handled; the endpoint keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_json_under_a_valid_signature_is_400_never_a_panic() {
+    let ep = Endpoint::start().await;
+    let command = Invoker::default().trust_list(Some("dten"));
+    let with = |path: &[&str], value: Value| {
+        let mut v = command.clone();
+        let mut at = &mut v;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[path[path.len() - 1]] = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let without = |key: &str| {
+        let mut v = command.clone();
+        v.as_object_mut().unwrap().remove(key);
+        serde_json::to_vec(&v).unwrap()
+    };
+    // Built as text: a 2,000-deep `Value` would overflow the test's own stack.
+    let deep_options = String::from_utf8(serde_json::to_vec(&command).unwrap())
+        .unwrap()
+        .replace(
+            "\"dten\"",
+            &format!("{}\"dten\"{}", "[".repeat(2_000), "]".repeat(2_000)),
+        )
+        .into_bytes();
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("60,000 nested arrays", "[".repeat(60_000).into_bytes()),
+        (
+            "10,000 nested objects",
+            "{\"a\":".repeat(10_000).into_bytes(),
+        ),
+        ("an option value nested 2,000 deep", deep_options),
+        ("type as a string", with(&["type"], json!("2"))),
+        ("type out of range", with(&["type"], json!(1e300))),
+        ("id as an object", with(&["id"], json!({"$gt": 0}))),
+        (
+            "id past u64",
+            with(&["id"], json!("99999999999999999999999")),
+        ),
+        ("negative guild id", with(&["guild_id"], json!(-1))),
+        ("data as an array", with(&["data"], json!([]))),
+        (
+            "options as a string",
+            with(&["data", "options"], json!("list")),
+        ),
+        (
+            "member roles as a number",
+            with(&["member", "roles"], json!(7)),
+        ),
+        ("no token", without("token")),
+        ("no data", without("data")),
+        ("null", b"null".to_vec()),
+        ("a bare string", b"\"interaction\"".to_vec()),
+        ("a lone surrogate", {
+            let mut b = serde_json::to_vec(&command).unwrap();
+            let s = String::from_utf8(b.clone())
+                .unwrap()
+                .replace("\"dten\"", "\"\\ud800\"");
+            b = s.into_bytes();
+            b
+        }),
+        ("broken UTF-8", {
+            let s = String::from_utf8(serde_json::to_vec(&command).unwrap()).unwrap();
+            s.replace("dten", "d\u{0}n")
+                .into_bytes()
+                .into_iter()
+                .map(|c| if c == 0 { 0xff } else { c })
+                .collect()
+        }),
+        (
+            "a number of 60,000 digits",
+            format!("{{\"type\": 1{}}}", "0".repeat(60_000)).into_bytes(),
+        ),
+    ];
+    cases.push(("truncated", {
+        let b = serde_json::to_vec(&command).unwrap();
+        b[..b.len() / 2].to_vec()
+    }));
+    for (case, body) in cases {
+        assert!(body.len() <= interactions::MAX_BODY, "{case}: over the cap");
+        let headers = ep.signer.headers(&body);
+        let started = std::time::Instant::now();
+        let (status, _) = ep.post_raw(body, &headers).await;
+        assert_eq!(status, 400, "{case}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{case}");
+    }
+    assert_eq!(ep.calls(), 0, "the handler never saw any of them");
+    // A well-formed command whose option is 60 KiB long is an ordinary request.
+    let long = Invoker::default().trust_list(Some(&"v".repeat(60 << 10)));
+    let (status, _) = ep.post(&long).await;
+    assert_eq!(status, 200);
+    assert_eq!(ep.calls(), 1);
+    // And the endpoint still answers.
+    let (status, answer) = ep.post(&Invoker::default().ping()).await;
+    assert_eq!((status, answer["type"].clone()), (200, json!(1)));
+}

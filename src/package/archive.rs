@@ -199,6 +199,44 @@ fn declared_entries(file: &mut File) -> Result<u64, PackageError> {
     Ok(u64::from_le_bytes(n))
 }
 
+/// The file name written in the central-directory record at `offset`, as the header
+/// itself has it (before any Unicode Path field renames it).
+fn central_name(file: &mut File, offset: u64) -> Result<Vec<u8>, PackageError> {
+    use std::io::{Seek, SeekFrom};
+    let bad = || PackageError::Malformed(format!("central-directory record at {offset}"));
+    let mut fixed = [0u8; 46];
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut fixed))
+        .map_err(|_| bad())?;
+    if !fixed.starts_with(b"PK\x01\x02") {
+        return Err(bad());
+    }
+    let mut name = vec![0u8; usize::from(u16::from_le_bytes([fixed[28], fixed[29]]))];
+    file.read_exact(&mut name).map_err(|_| bad())?;
+    Ok(name)
+}
+
+/// Refuse entries whose bytes overlap. David Fifield's "better zip bomb" (2019) points
+/// many central-directory entries into one shared compressed stream (fully, or by quoting
+/// the next local header in a stored block), so 42 KB inflate to gigabytes that
+/// `verify.max_total` would otherwise only cut after reading them all. No zip tool
+/// writes overlapping entries, so this costs a normal package nothing.
+fn check_no_overlap(spans: &mut [(u64, u64, String)]) -> Result<(), PackageError> {
+    spans.sort_by_key(|(start, _, _)| *start);
+    for pair in spans.windows(2) {
+        let [(_, end, first), (start, _, second)] = pair else {
+            continue;
+        };
+        if start < end {
+            return Err(PackageError::Overlapping {
+                first: first.clone(),
+                second: second.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Open entries only when the local header agrees with the central directory (name,
 /// sizes, method): otherwise the bytes hashed would not be the entry that was vetted.
 fn consistent() -> ZipReadOptions<'static> {
@@ -236,12 +274,31 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
     // 1. The central directory, before any data is read.
     let mut names: Vec<(usize, String, u64)> = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut spans: Vec<(u64, u64, String)> = Vec::with_capacity(archive.len());
+    let mut central = open()?;
     for index in 0..archive.len() {
         let meta = archive
             .by_index_data(index)
             .map_err(|e| PackageError::Malformed(format!("entry {index}: {e}")))?;
         let raw = String::from_utf8_lossy(meta.name_raw()).into_owned();
         let name = normalise(&raw).ok_or_else(|| PackageError::UnsafeName(raw.clone()))?;
+        // The zip crate reports the Info-ZIP Unicode Path (0x7075) name when an entry
+        // carries one; a tool that ignores that field extracts the header's own name,
+        // which could be `../x` behind a harmless `x`. Both must be safe.
+        let header = central_name(&mut central, meta.central_header_start())?;
+        if header != meta.name_raw() {
+            let header = String::from_utf8_lossy(&header).into_owned();
+            if normalise(&header).is_none() {
+                return Err(PackageError::UnsafeName(header));
+            }
+        }
+        // Where the entry's bytes lie: its local header (at least 30 bytes) and then its
+        // compressed data. A lower bound of the end, so a normal archive never trips it.
+        let end = meta
+            .header_start()
+            .saturating_add(30)
+            .saturating_add(meta.compressed_size());
+        spans.push((meta.header_start(), end, raw.clone()));
         if meta.is_symlink() {
             return Err(PackageError::Symlink(raw));
         }
@@ -271,6 +328,8 @@ pub(super) fn read(path: &Path, limits: &Limits) -> Result<ZipPackage, PackageEr
         }
         names.push((index, name, meta.size()));
     }
+
+    check_no_overlap(&mut spans)?;
 
     // 2. The package root: the archive root, or one top-level folder holding it all.
     let has = |n: &str| names.iter().any(|(_, name, _)| name == n);

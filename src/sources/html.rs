@@ -69,8 +69,61 @@ pub(crate) fn element_text(
 }
 
 /// Text and links of an HTML fragment (a feed's content or summary).
+///
+/// A fragment nested deeper than `page::MAX_DEPTH` is not given to the tree builder
+/// (its scope checks make that quadratic: 100,000 nested `<div>`s in one feed entry
+/// took minutes). Its tags are stripped instead, so the entry is still read and its
+/// fingerprints and CVE ids still found; links are not collected from it.
 pub(crate) fn fragment_text(html: &str, base: &str) -> (String, Vec<String>) {
+    if super::page::nesting_depth(html) > super::page::MAX_DEPTH {
+        return (bounded(strip_tags(html), MAX_TEXT), Vec::new());
+    }
     let doc = Html::parse_fragment(html);
     let mut budget = NODE_BUDGET;
     element_text(doc.root_element(), base, &mut budget)
+}
+
+/// The text between tags, in one linear pass; each tag becomes a space. Entities are
+/// left as written (only the deep-fragment fallback uses this).
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len().min(MAX_TEXT));
+    let mut in_tag = false;
+    for c in html.chars() {
+        if out.len() >= MAX_TEXT {
+            break;
+        }
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fragment_nested_too_deep_is_stripped_not_parsed() {
+        let deep = format!("CVE-2026-6666 {}x", "<div>".repeat(100_000));
+        let start = std::time::Instant::now();
+        let (text, links) = fragment_text(&deep, "https://x/");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert!(text.contains("CVE-2026-6666"), "{text}");
+        assert!(text.trim_end().ends_with('x'));
+        assert!(links.is_empty());
+        let (text, links) = fragment_text("<p>a <a href=\"/k.crt\">key</a></p>", "https://x/");
+        assert_eq!(
+            (text.trim(), links),
+            ("a key", vec!["https://x/k.crt".to_owned()])
+        );
+    }
 }

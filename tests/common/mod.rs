@@ -538,3 +538,136 @@ pub fn reasons(report: &serde_json::Value) -> String {
         })
         .unwrap_or_default()
 }
+
+/// One run of the binary with what it cost.
+#[derive(Debug)]
+pub struct Measured {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: std::time::Duration,
+    /// Peak resident memory (VmHWM, bytes).
+    pub peak: u64,
+}
+
+impl Measured {
+    /// `verify --format json`'s report.
+    #[track_caller]
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON ({e}); exit {}\nstdout: {}\nstderr: {}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// A line for the test log: what the README's "Hostile input" table quotes.
+    pub fn figure(&self, what: &str) {
+        eprintln!(
+            "FIGURE {what}: exit {}, {:.2} s, peak RSS {:.1} MiB",
+            self.code,
+            self.elapsed.as_secs_f64(),
+            self.peak as f64 / f64::from(1u32 << 20)
+        );
+    }
+}
+
+impl Env {
+    /// Run the binary as `run` does, sampling its peak resident memory (VmHWM from
+    /// /proc) every few milliseconds until it exits. Output goes to files, so a large
+    /// one cannot block the child on a full pipe.
+    pub fn run_measured(&self, args: &[&str]) -> Measured {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let start = std::time::Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trustwatch"))
+            .arg("--config")
+            .arg(self.path("trustwatch.toml"))
+            .args(args)
+            .env_remove("TRUSTWATCH_CONFIG")
+            .env_remove("TRUSTWATCH_DATA_DIR")
+            .env_remove("RUST_LOG")
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0u64;
+        let status = loop {
+            if let Ok(text) = std::fs::read_to_string(&status_file) {
+                if let Some(v) = text
+                    .lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    peak_kib = peak_kib.max(v);
+                }
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let elapsed = start.elapsed();
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            f.rewind().unwrap();
+            let mut s = Vec::new();
+            f.read_to_end(&mut s).unwrap();
+            String::from_utf8_lossy(&s).into_owned()
+        };
+        Measured {
+            code: status.code().unwrap_or(-1),
+            stdout: read(out),
+            stderr: read(err),
+            elapsed,
+            peak: peak_kib * 1024,
+        }
+    }
+
+    /// Append TOML to the environment's config (a `[verify]` or `[http]` table, say).
+    pub fn configure(&self, extra: &str) {
+        let path = self.path("trustwatch.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        text.push_str(extra);
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// `mib` MiB of zeros as one raw deflate stream, about 1,000:1, made without compressing
+/// them all: 1 MiB is compressed once with a full flush (which resets the compressor, so
+/// the block never refers back before itself), that block is repeated, and an empty
+/// final block ends the stream. Any inflater reads it as `mib` MiB of zeros.
+pub fn deflated_zeros(mib: u64) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let zeros = vec![0u8; 1 << 20];
+    let mut c = Compress::new(Compression::best(), false);
+    let mut block = Vec::with_capacity(64 << 10);
+    c.compress_vec(&zeros, &mut block, FlushCompress::Full)
+        .unwrap();
+    assert_eq!(c.total_in(), 1 << 20, "one call compresses the whole MiB");
+    let mut tail = Vec::with_capacity(64);
+    c.compress_vec(&[], &mut tail, FlushCompress::Finish)
+        .unwrap();
+    let mut out = block.repeat(usize::try_from(mib).unwrap());
+    out.extend(tail);
+    out
+}
+
+/// CRC-32 of `n` zeros, from the CRC of 1 MiB combined (no pass over `n` bytes).
+pub fn zeros_crc(n: u64) -> flate2::Crc {
+    let mib = {
+        let mut c = flate2::Crc::new();
+        c.update(&vec![0u8; 1 << 20]);
+        c
+    };
+    let mut c = flate2::Crc::new();
+    for _ in 0..n >> 20 {
+        c.combine(&mib);
+    }
+    c.update(&vec![0u8; usize::try_from(n % (1 << 20)).unwrap()]);
+    c
+}

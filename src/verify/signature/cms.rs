@@ -54,8 +54,10 @@ fn der_of(signature: &[u8]) -> Result<Vec<u8>, SignatureError> {
 fn parse(signature: &[u8]) -> Result<(SignedData, Vec<u8>), SignatureError> {
     let der = der_of(signature)?;
     let ci = ContentInfo::from_der(&der).map_err(|e| {
-        // `30 80` opens an indefinite-length (BER) SEQUENCE, as `openssl cms -stream` writes.
-        if der.get(1) == Some(&0x80) || der.windows(2).any(|w| w == [0xa0, 0x80]) {
+        // `30 80` opens an indefinite-length (BER) SEQUENCE, as `openssl cms -stream`
+        // writes. Asked of the decoder, not of the bytes: `a0 80` inside a length or a
+        // value is no BER, and naming -stream for it sent people the wrong way.
+        if e.kind() == der::ErrorKind::IndefiniteLength {
             SignatureError::Malformed(
                 "the signature uses indefinite-length (BER) encoding; sign without -stream \
                  (openssl cms -sign -binary -outform DER)"
