@@ -11,6 +11,11 @@ the fifth is a release note that classifies as nothing.
       If-None-Match gets 304. GET /_stats answers with the counts of feed requests
       served (JSON; /_stats itself is not counted). Stops on SIGTERM/SIGINT.
 
+      With --hosts H (scripts/bench.sh), listen instead on H loopback addresses,
+      127.0.0.2, 127.0.0.3, ... (Linux routes all of 127.0.0.0/8 to lo), each on a port
+      of its own, and write one "ADDR:PORT" line per host to --hosts-file; every host
+      serves every feed, and /_stats on any of them counts the requests of all.
+
   load_server.py write --feeds N --dir DIR [--entries 50]
       Write the same feeds as files DIR/v<V>/feed-<F>.xml (for file:// sources).
 
@@ -151,20 +156,42 @@ def serve(args):
                 [("Content-Type", "application/rss+xml"), ("ETag", etag)],
             )
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    addrs = ["127.0.0.1"] if args.hosts is None else [host_addr(k) for k in range(args.hosts)]
+    servers = []
+    for addr in addrs:
+        server = ThreadingHTTPServer((addr, 0), Handler)
+        server.daemon_threads = True
+        servers.append(server)
+    done = threading.Event()
 
     def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        done.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    if args.hosts_file:
+        tmp = args.hosts_file + ".tmp"
+        with open(tmp, "w", encoding="ascii") as fh:
+            for server in servers:
+                fh.write("%s:%d\n" % server.server_address[:2])
+        os.replace(tmp, args.hosts_file)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w", encoding="ascii") as fh:
-        fh.write("%d\n" % server.server_address[1])
+        fh.write("%d\n" % servers[0].server_address[1])
     os.replace(tmp, args.port_file)  # appears whole, only once listening
-    server.serve_forever()
-    server.server_close()
+    first = threading.Thread(target=servers[0].serve_forever, daemon=True)
+    first.start()
+    done.wait()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def host_addr(k):
+    """The k-th loopback host of --hosts: 127.0.0.2, ..., 127.0.0.251, 127.0.1.2, ..."""
+    return "127.0.%d.%d" % (k // 250, 2 + k % 250)
 
 
 def write(args):
@@ -182,6 +209,8 @@ def main():
     s.add_argument("--feeds", type=int, required=True)
     s.add_argument("--entries", type=int, default=50)
     s.add_argument("--port-file", required=True)
+    s.add_argument("--hosts", type=int, help="listen on this many loopback addresses")
+    s.add_argument("--hosts-file", help="where to write the hosts' ADDR:PORT lines")
     w = sub.add_parser("write")
     w.add_argument("--feeds", type=int, required=True)
     w.add_argument("--entries", type=int, default=50)
@@ -189,6 +218,10 @@ def main():
     args = p.parse_args()
     if args.feeds < 1 or args.entries < 1:
         p.error("--feeds and --entries must be at least 1")
+    if args.cmd == "serve" and args.hosts is not None and not 1 <= args.hosts <= 60000:
+        p.error("--hosts must be between 1 and 60000")
+    if args.cmd == "serve" and args.hosts is not None and not args.hosts_file:
+        p.error("--hosts needs --hosts-file")
     if args.cmd == "serve":
         serve(args)
     else:
