@@ -421,6 +421,9 @@ async fn poll_unflushed(
         // polls sources concurrently); its compare-and-swap then fails and we plan again.
         batch.commit(store, &id, &mut out)?;
         if store.seen(&id, &entry.id)? != Some(entry.content_hash()) {
+            // Fetching may take long: what is recorded so far is made durable first, so
+            // a crash meanwhile does not record (and log) those entries twice.
+            store.flush()?;
             linked_certificates(fetcher, &mut und).await;
         }
         let mut attempt = 0;

@@ -103,6 +103,10 @@ pub async fn drain_pass(
         if due.is_empty() {
             return Ok(Pass::Idle { delivered });
         }
+        // The poller records a source's entries in batches and flushes once per poll:
+        // make what is about to be sent durable first, so a crash can never leave a
+        // delivered notice that the store then forgets and records (and sends) again.
+        store.flush()?;
         for item in due {
             let notice = notice(&item);
             let message = render(&notice);
