@@ -63,11 +63,18 @@ pub(super) fn run(ctx: &Context, args: &PollArgs) -> Outcome {
             OffsetDateTime::now_utc(),
         ))
         .map_err(Failure::other)?;
+    // Printed in 64 KiB pieces rather than one string: a first poll of thousands of
+    // sources reports thousands of findings.
     let mut out = String::new();
-    for r in &reported {
+    let any = !reported.is_empty();
+    for r in reported.iter() {
         out.push_str(&render(r, args.format));
+        if out.len() >= 64 << 10 {
+            print(&out)?;
+            out.clear();
+        }
     }
-    if args.format == Format::Text && reported.is_empty() {
+    if args.format == Format::Text && !any {
         out.push_str("no new findings\n");
     }
     print(&out)?;
