@@ -127,16 +127,15 @@ fn round_robin_by_host<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<usize> {
             u.host_str()
                 .map(|h| format!("{h}:{:?}", u.port_or_known_default()))
         });
-        match host.and_then(|h| match by_name.get(&h) {
-            Some(&slot) => Some(slot),
-            None => {
-                by_name.insert(h, hosts.len());
-                None
-            }
-        }) {
-            Some(slot) => hosts[slot].push(i),
-            None => hosts.push(vec![i]),
-        }
+        let mut new_slot = || {
+            hosts.push(Vec::new());
+            hosts.len() - 1
+        };
+        let slot = match host {
+            Some(h) => *by_name.entry(h).or_insert_with(new_slot),
+            None => new_slot(),
+        };
+        hosts[slot].push(i);
     }
     let longest = hosts.iter().map(Vec::len).max().unwrap_or(0);
     (0..longest)

@@ -5,43 +5,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Alg, Env, Pki, SigForm, ZipSpec};
-
-/// Run the binary and sample its peak resident memory (VmHWM) until it exits.
-fn run_measuring(env: &Env, args: &[&str]) -> (i32, u64, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trustwatch"))
-        .arg("--config")
-        .arg(env.path("trustwatch.toml"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(v) = text
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                peak_kib = peak_kib.max(v);
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    (status.code().unwrap_or(-1), peak_kib * 1024, out)
-}
 
 #[test]
 fn a_one_gib_entry_is_verified_in_flat_memory() {
@@ -75,11 +41,9 @@ fn a_one_gib_entry_is_verified_in_flat_memory() {
     zip.write_all(&sig).unwrap();
     zip.finish().unwrap();
 
-    let (code, peak, out) = run_measuring(
-        &env,
-        &["verify", zip_path.to_str().unwrap(), "--format", "json"],
-    );
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = env.run_measured(&["verify", zip_path.to_str().unwrap(), "--format", "json"]);
+    let (code, peak) = (m.code, m.peak);
+    let report: serde_json::Value = serde_json::from_str(&m.stdout).unwrap();
     assert_eq!(
         (code, report["verdict"].as_str()),
         (0, Some("trusted")),

@@ -146,7 +146,7 @@ fn not_posted_key(reason: NotPostedReason) -> Vec<u8> {
     [b"not_posted\0".as_slice(), reason.as_str().as_bytes()].concat()
 }
 
-fn abort(e: Error) -> sled::transaction::ConflictableTransactionError<Error> {
+pub(super) fn abort(e: Error) -> sled::transaction::ConflictableTransactionError<Error> {
     sled::transaction::ConflictableTransactionError::Abort(e)
 }
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sled::transaction::Transactional;
 use time::OffsetDateTime;
 
-use super::outbox::{enqueue_tx, notice_id, Delivery, Enqueue};
+use super::outbox::{abort, enqueue_tx, notice_id, Delivery, Enqueue};
 use super::{codec, index_keys, io, unwrap_tx, write_change, Error, Store};
 use crate::advisory::Finding;
 use crate::trust::approval::Change;
@@ -56,10 +56,6 @@ pub enum EntryStatus {
     New,
     Updated,
     Unchanged,
-}
-
-fn abort(e: Error) -> sled::transaction::ConflictableTransactionError<Error> {
-    sled::transaction::ConflictableTransactionError::Abort(e)
 }
 
 fn seen_key(source: &str, entry_id: &str) -> [u8; 32] {
